@@ -1,0 +1,47 @@
+"""mdcalc: matrix derivatives, computed three ways and checked numerically.
+
+The running example is Z = A H W with A (V x V), H (V x d1), W (d1 x d2). Its derivative
+with respect to H is one linear map, written three ways:
+
+- :func:`jacobian_tensor`: the 4-index tensor ``dZ[i,l]/dH[j,k] = A[i,j] W[k,l]``;
+- :func:`kron_jacobian`: the vec-Jacobian ``d vec(Z)/d vec(H) = W^T ⊗ A``;
+- :func:`differential`: the map ``K -> A K W``, with :func:`vjp` its adjoint.
+
+:func:`jacobian` differentiates any matrix function numerically, and
+:func:`check_derivative` tells whether a claimed derivative is right and, if not, why.
+
+Conventions: Jacobians put output indices first (``f(X).shape + X.shape``), and
+:func:`vec` stacks columns.
+"""
+
+from mdcalc.check import CheckResult, check_derivative
+from mdcalc.componentwise import jacobian_tensor
+from mdcalc.differential import Derivative, differential, vjp
+from mdcalc.numeric import directional_derivative, jacobian
+from mdcalc.vectorization import (
+    basis_matrix,
+    kron_jacobian,
+    matrix_to_tensor,
+    tensor_to_matrix,
+    unvec,
+    vec,
+)
+
+__all__ = [
+    "CheckResult",
+    "Derivative",
+    "basis_matrix",
+    "check_derivative",
+    "differential",
+    "directional_derivative",
+    "jacobian",
+    "jacobian_tensor",
+    "kron_jacobian",
+    "matrix_to_tensor",
+    "tensor_to_matrix",
+    "unvec",
+    "vec",
+    "vjp",
+]
+
+__version__ = "0.1.0"

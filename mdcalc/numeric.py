@@ -1,0 +1,243 @@
+"""Numeric differentiation: the Jacobian of any matrix function, to check closed forms.
+
+Two methods:
+
+``"complex-step"``
+    ``dF/dX[j, k] = Im F(X + i h E_jk) / h`` with h = 2^-66. No subtraction, so no
+    cancellation: exact to machine precision for any f that is complex-analytic (built
+    from +, -, @, inv, exp, tanh, log, ...; not abs, conj, real, max or comparisons).
+``"central"``
+    ``(F(X + h E_jk) - F(X - h E_jk)) / 2h``: works for any smooth real f, with about
+    eight correct digits.
+
+Speed: when f broadcasts over a leading stack dimension (``A @ X @ W`` and elementwise
+numpy functions do), many perturbations go through one call of f. Whether it does is
+tested, not assumed: a stacked call must return exactly what separate calls return,
+otherwise every perturbation gets a call of its own.
+
+Memory: stacks are cut into batches whose inputs and outputs together stay below
+``max_memory`` bytes (256 MiB by default), whatever the size of X. f's own intermediate
+arrays scale the same way. The Jacobian returned is, of course, extra.
+"""
+
+from __future__ import annotations
+
+from math import prod
+from typing import Any, Callable, Iterator, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from mdcalc._validation import as_point, evaluate, shape_str
+
+__all__ = ["jacobian", "directional_derivative", "METHODS", "COMPLEX_STEP"]
+
+Method = Literal["complex-step", "central"]
+METHODS: tuple[str, ...] = ("complex-step", "central")
+COMPLEX_STEP = 2.0**-66  # about 1.4e-20; a power of two, so scaling by it is exact
+DEFAULT_MAX_MEMORY = 256 * 2**20
+
+
+def _central_steps(X: np.ndarray) -> np.ndarray:
+    # eps^(1/3) balances truncation (h^2) against rounding (eps / h) error.
+    return np.cbrt(np.finfo(float).eps) * np.maximum(1.0, np.abs(X))
+
+
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+
+
+def _evaluate_complex(f: Callable[..., Any], Xc: np.ndarray) -> np.ndarray:
+    out = evaluate(f, Xc)
+    if not np.iscomplexobj(out):
+        raise TypeError(
+            "f returned a real array for a complex input, so the complex step cannot see "
+            "its derivative (does f use abs, real, float() or a real-only routine?); "
+            "use method='central'"
+        )
+    return out
+
+
+def directional_derivative(
+    f: Callable[..., Any], X: ArrayLike, K: ArrayLike, method: Method = "complex-step"
+) -> np.ndarray:
+    """The derivative of f at X in the direction K, ``DF(X)[K]``, from one or two calls of f.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc import directional_derivative
+    >>> X, K = np.array([[1.0, 2.0], [3.0, 4.0]]), np.eye(2)
+    >>> directional_derivative(lambda X: X @ X, X, K)     # X K + K X
+    array([[2., 4.],
+           [6., 8.]])
+    """
+    _check_method(method)
+    X_ = as_point("X", X)
+    K_ = as_point("K", K)
+    if K_.shape != X_.shape:
+        raise ValueError(f"X is {shape_str(X_.shape)} but K is {shape_str(K_.shape)}")
+    if method == "complex-step":
+        return _evaluate_complex(f, X_ + 1j * COMPLEX_STEP * K_).imag / COMPLEX_STEP
+    t = float(np.cbrt(np.finfo(float).eps) * max(1.0, np.abs(X_).max()) / max(1.0, np.abs(K_).max()))
+    return (evaluate(f, X_ + t * K_) - evaluate(f, X_ - t * K_)) / (2 * t)
+
+
+def jacobian(
+    f: Callable[..., Any],
+    X: ArrayLike,
+    method: Method = "complex-step",
+    *,
+    max_memory: int = DEFAULT_MAX_MEMORY,
+) -> np.ndarray:
+    """Numeric Jacobian of a matrix (or vector, or scalar) function f at X.
+
+    Parameters
+    ----------
+    f : callable
+        Takes an array shaped like X and returns a numpy array (or numpy scalar).
+    X : array_like, 1-D or 2-D, real and finite
+        The point of differentiation.
+    method : {"complex-step", "central"}
+        See the module docstring. Complex-step is near machine precision but needs f to
+        accept complex input analytically; central works for any smooth real f.
+    max_memory : int
+        Bound in bytes on the stacked inputs and outputs of one batch of perturbations.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``f(X).shape + X.shape``
+        ``J[i, l, j, k] = dF[i, l] / dX[j, k]`` (output indices first).
+
+    Raises
+    ------
+    ValueError
+        If X is not a finite real vector or matrix, f(X) is not finite, or the complex
+        step disagrees with a finite difference (f is not complex-analytic).
+    TypeError
+        If f does not return an array, or (complex-step) returns a real array for a
+        complex input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc import jacobian
+    >>> A = np.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> W = np.array([[5.0, 6.0]])
+    >>> J = jacobian(lambda H: A @ H @ W, np.zeros((2, 1)))
+    >>> J.shape                            # Z.shape + H.shape
+    (2, 2, 2, 1)
+    >>> float(J[1, 0, 0, 0])               # A[1, 0] * W[0, 0] = 3 * 5
+    15.0
+    """
+    _check_method(method)
+    X_ = as_point("X", X)
+    F0 = evaluate(f, X_)
+    if not np.all(np.isfinite(F0)):
+        raise ValueError("f(X) has non-finite entries (nan or inf) at this X")
+    out_shape, n_in, n_out = F0.shape, X_.size, F0.size
+    complex_step = method == "complex-step"
+    if complex_step:
+        _evaluate_complex(f, X_.astype(complex))  # a clear TypeError if f drops the imaginary part
+    steps = None if complex_step else _central_steps(X_).reshape(-1)
+
+    def perturbed(cols: np.ndarray, sign: float = 1.0) -> np.ndarray:
+        """A stack of copies of X, copy b with entry cols[b] (row-major index) moved."""
+        stack = np.repeat(X_.reshape(1, -1), len(cols), axis=0)
+        if complex_step:
+            stack = stack.astype(complex)
+            stack[np.arange(len(cols)), cols] += 1j * COMPLEX_STEP
+        else:
+            stack[np.arange(len(cols)), cols] += sign * steps[cols]
+        return stack.reshape((len(cols),) + X_.shape)
+
+    def derivative_rows(cols: np.ndarray, call: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """Rows dF/dX[col] for each col, each row flattened (row-major) to length n_out."""
+        if complex_step:
+            return call(perturbed(cols)).imag.reshape(len(cols), n_out) / COMPLEX_STEP
+        diff = call(perturbed(cols, +1.0)) - call(perturbed(cols, -1.0))
+        return diff.reshape(len(cols), n_out) / (2.0 * steps[cols, None])
+
+    def one_by_one(stack: np.ndarray) -> np.ndarray:
+        return np.stack([evaluate(f, x) for x in stack])
+
+    call = _stacked_call(f, X_, out_shape, complex_step) or one_by_one
+    itemsize = 16 if complex_step else 8
+    per_perturbation = itemsize * (n_in + n_out) * (1 if complex_step else 2)
+    J = np.empty((n_out, n_in))  # row-major flat output index x row-major flat input index
+    for cols in _batches(n_in, per_perturbation, max_memory):
+        J[:, cols] = derivative_rows(cols, call).T
+    J = J.reshape(out_shape + X_.shape)
+    if complex_step:
+        _verify_analytic(f, X_, J)
+    return J
+
+
+def _batches(n: int, per_item: int, max_memory: int) -> Iterator[np.ndarray]:
+    if max_memory <= 0:
+        raise ValueError(f"max_memory must be positive, got {max_memory}")
+    size = max(1, min(n, max_memory // max(per_item, 1)))
+    for start in range(0, n, size):
+        yield np.arange(start, min(start + size, n))
+
+
+def _stacked_call(
+    f: Callable[..., Any], X: np.ndarray, out_shape: tuple[int, ...], complex_step: bool
+) -> Callable[[np.ndarray], np.ndarray] | None:
+    """Return a stacked evaluator of f if f provably broadcasts over a leading axis, else None.
+
+    Probe: three different nearby points evaluated in one stacked call must give exactly
+    (to rounding) what three separate calls give. A function that mixes the stack axis
+    into its result (``X.T``, ``X.sum()``, ``np.trace(X)``) fails the probe.
+    """
+    if X.size == 1:
+        return None
+    rng = np.random.default_rng(0)
+    scale = 1e-3 * np.maximum(1.0, np.abs(X))
+    probe = X + scale * rng.standard_normal((3,) + X.shape)
+    if complex_step:
+        probe = probe + 1j * scale * rng.standard_normal((3,) + X.shape)
+    try:
+        with np.errstate(all="ignore"):
+            stacked = np.asarray(f(probe))
+            separate = np.stack([np.asarray(f(p)) for p in probe])
+    except Exception:  # f does not accept a stack: that is what the probe asks
+        return None
+    if stacked.shape != (3,) + out_shape or separate.shape != stacked.shape:
+        return None
+    if not (np.all(np.isfinite(stacked)) and np.all(np.isfinite(separate))):
+        return None
+    for part in (np.real, np.imag):
+        a, b = part(stacked), part(separate)
+        if not np.allclose(a, b, rtol=1e-9, atol=1e-12 * max(1.0, np.abs(b).max())):
+            return None
+
+    def call(stack: np.ndarray) -> np.ndarray:
+        out = evaluate(f, stack)
+        if out.shape != (len(stack),) + out_shape:
+            raise ValueError(
+                f"f returned shape {out.shape} for a stack of {len(stack)} inputs, "
+                f"expected {(len(stack),) + out_shape}"
+            )
+        return out
+
+    return call
+
+
+def _verify_analytic(f: Callable[..., Any], X: np.ndarray, J: np.ndarray) -> None:
+    """Compare the complex-step J with a central difference in one random direction.
+
+    A function that is not complex-analytic (abs, conj, real, comparisons) gives a
+    complex-step answer that is wrong, not noisy: refuse it rather than return it.
+    """
+    K = np.random.default_rng(1).standard_normal(X.shape)
+    from_J = np.tensordot(J, K, axes=X.ndim)
+    central = directional_derivative(f, X, K, method="central")
+    scale = max(np.abs(central).max(initial=0.0), np.abs(from_J).max(initial=0.0), 1e-300)
+    if np.abs(from_J - central).max(initial=0.0) > 1e-4 * scale + 1e-10:
+        raise ValueError(
+            "the complex-step Jacobian disagrees with a central difference: f is probably "
+            "not complex-analytic (abs, conj, real, max or a comparison inside?); "
+            "use method='central'"
+        )

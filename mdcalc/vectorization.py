@@ -1,0 +1,196 @@
+"""Chapter 3, basis vectors and vec: the derivative as a (V d2) x (V d1) matrix.
+
+``vec`` stacks columns (column-major, Fortran order), as Magnus and Neudecker do, so that
+``vec(A X B) = (B^T ⊗ A) vec(X)``. numpy flattens rows by default; with row-major
+flattening the same identity reads ``(A ⊗ B^T)`` instead.
+"""
+
+from __future__ import annotations
+
+from math import prod
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from mdcalc._validation import as_matrix, as_vector, shape_str
+from mdcalc.componentwise import check_factors
+
+__all__ = [
+    "vec",
+    "unvec",
+    "basis_matrix",
+    "kron_jacobian",
+    "tensor_to_matrix",
+    "matrix_to_tensor",
+]
+
+
+def vec(X: ArrayLike) -> np.ndarray:
+    """Stack the columns of a matrix into one vector (column-major vectorisation).
+
+    Parameters
+    ----------
+    X : array_like, shape (m, p)
+
+    Returns
+    -------
+    numpy.ndarray, shape (m * p,)
+        ``vec(X)[j + m * k] == X[j, k]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc import vec
+    >>> vec(np.array([[1, 2], [3, 4]]))
+    array([1., 3., 2., 4.])
+    """
+    return as_matrix("X", X).reshape(-1, order="F")
+
+
+def unvec(x: ArrayLike, shape: tuple[int, int]) -> np.ndarray:
+    """Inverse of :func:`vec`: refill a matrix of ``shape`` column by column.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc import unvec
+    >>> unvec(np.array([1, 3, 2, 4]), (2, 2))
+    array([[1., 2.],
+           [3., 4.]])
+    """
+    arr = as_vector("x", x)
+    if len(shape) != 2 or prod(shape) != arr.size:
+        raise ValueError(
+            f"cannot unvec a vector of length {arr.size} into shape {tuple(shape)}: "
+            "the shape must be two numbers whose product is the length"
+        )
+    return np.ascontiguousarray(arr.reshape(shape, order="F"))
+
+
+def basis_matrix(k: int, l: int, shape: tuple[int, int]) -> np.ndarray:
+    """The single-entry matrix ``E_kl = e_k g_l^T``: a 1 at ``[k, l]``, zeros elsewhere.
+
+    Examples
+    --------
+    >>> from mdcalc import basis_matrix
+    >>> basis_matrix(0, 2, (2, 3))
+    array([[0., 0., 1.],
+           [0., 0., 0.]])
+    """
+    m, p = shape
+    if not (0 <= k < m and 0 <= l < p):
+        raise ValueError(f"index ({k}, {l}) is outside a matrix of shape {shape_str(shape)}")
+    E = np.zeros((m, p))
+    E[k, l] = 1.0
+    return E
+
+
+def kron_jacobian(A: ArrayLike, W: ArrayLike) -> np.ndarray:
+    """The vec-Jacobian of Z = A H W: ``d vec(Z) / d vec(H) = W^T ⊗ A``.
+
+    Parameters
+    ----------
+    A : array_like, shape (V, V)
+    W : array_like, shape (d1, d2)
+
+    Returns
+    -------
+    numpy.ndarray, shape (V * d2, V * d1)
+        C-contiguous; equal to ``np.kron(W.T, A)`` and to
+        ``tensor_to_matrix(jacobian_tensor(A, W), (V, d2), (V, d1))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc import kron_jacobian
+    >>> A = np.array([[1, 2], [3, 4]])
+    >>> W = np.array([[1, 10]])           # d1 = 1, d2 = 2: W^T is 2x1
+    >>> kron_jacobian(A, W)
+    array([[ 1.,  2.],
+           [ 3.,  4.],
+           [10., 20.],
+           [30., 40.]])
+    """
+    A_, W_ = check_factors(A, W)
+    (V, _), (d1, d2) = A_.shape, W_.shape
+    # Block (l, k) is W[k, l] * A: one broadcast pass into a C-ordered buffer, whose
+    # reshape to (d2 V, d1 V) is then free.
+    out = np.empty((d2, V, d1, V), dtype=np.result_type(A_, W_))
+    np.multiply(W_.T[:, None, :, None], A_[None, :, None, :], out=out)
+    return out.reshape(d2 * V, d1 * V)
+
+
+def _check_tensor_shapes(
+    shape: tuple[int, ...], out_shape: tuple[int, ...], in_shape: tuple[int, ...]
+) -> tuple[int, int]:
+    out_shape, in_shape = tuple(out_shape), tuple(in_shape)
+    if shape != out_shape + in_shape:
+        raise ValueError(
+            f"a tensor for an output of shape {out_shape} and an input of shape {in_shape} "
+            f"must have shape {out_shape + in_shape} (output indices first), got {shape}"
+        )
+    return prod(out_shape), prod(in_shape)
+
+
+def tensor_to_matrix(
+    J: ArrayLike, out_shape: tuple[int, ...], in_shape: tuple[int, ...]
+) -> np.ndarray:
+    """Flatten a Jacobian tensor to the vec-Jacobian matrix (column-major vec on both sides).
+
+    ``M[vec index of (i, l), vec index of (j, k)] = J[i, l, j, k]``, with the vec index of
+    ``(i, l)`` in an ``r x s`` matrix being ``i + r * l``.
+
+    Parameters
+    ----------
+    J : array_like, shape ``out_shape + in_shape``
+    out_shape, in_shape : tuple of int
+        Shapes of the function's output and input (matrices, vectors or scalars).
+
+    Returns
+    -------
+    numpy.ndarray, shape (prod(out_shape), prod(in_shape))
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc import jacobian_tensor, kron_jacobian, tensor_to_matrix
+    >>> A, W = np.array([[1, 2], [3, 4]]), np.array([[1, 2, 3], [4, 5, 6]])
+    >>> M = tensor_to_matrix(jacobian_tensor(A, W), (2, 3), (2, 2))
+    >>> bool(np.array_equal(M, kron_jacobian(A, W)))
+    True
+    """
+    arr = np.asarray(J)
+    n_out, n_in = _check_tensor_shapes(arr.shape, out_shape, in_shape)
+    return np.ascontiguousarray(arr.reshape((n_out, n_in), order="F"))
+
+
+def matrix_to_tensor(
+    M: ArrayLike, out_shape: tuple[int, ...], in_shape: tuple[int, ...]
+) -> np.ndarray:
+    """Inverse of :func:`tensor_to_matrix`: unfold a vec-Jacobian into the 4-index tensor.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc import jacobian_tensor, kron_jacobian, matrix_to_tensor
+    >>> A, W = np.array([[1, 2], [3, 4]]), np.array([[1, 2, 3], [4, 5, 6]])
+    >>> T = matrix_to_tensor(kron_jacobian(A, W), (2, 3), (2, 2))
+    >>> bool(np.array_equal(T, jacobian_tensor(A, W)))
+    True
+    """
+    arr = as_jacobian_matrix(M, out_shape, in_shape)
+    return np.ascontiguousarray(arr.reshape(tuple(out_shape) + tuple(in_shape), order="F"))
+
+
+def as_jacobian_matrix(
+    M: ArrayLike, out_shape: tuple[int, ...], in_shape: tuple[int, ...]
+) -> np.ndarray:
+    """Return ``M`` as an array after checking it is (prod(out_shape), prod(in_shape))."""
+    arr = np.asarray(M)
+    expected = (prod(out_shape), prod(in_shape))
+    if arr.shape != expected:
+        raise ValueError(
+            f"a vec-Jacobian for an output of shape {tuple(out_shape)} and an input of shape "
+            f"{tuple(in_shape)} must have shape {expected}, got {arr.shape}"
+        )
+    return arr

@@ -1,0 +1,125 @@
+"""Numeric Jacobians: accuracy of both methods, batching, its fallback, bounded memory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mdcalc import directional_derivative, jacobian, jacobian_tensor
+
+
+def tanh_example(rng, V=64, d=16):
+    A = rng.standard_normal((V, V)) / np.sqrt(V)
+    W = rng.standard_normal((d, d)) / np.sqrt(d)
+    X = rng.standard_normal((V, d))
+    Z = A @ X @ W
+    closed = (1 - np.tanh(Z) ** 2)[:, :, None, None] * jacobian_tensor(A, W)
+    return (lambda X: np.tanh(A @ X @ W)), X, closed
+
+
+def inv_example(rng, n=6):
+    X = rng.standard_normal((n, n)) + n * np.eye(n)
+    Y = np.linalg.inv(X)
+    closed = -np.einsum("ij,kl->iljk", Y, Y)  # d(X^-1) = -X^-1 dX X^-1
+    return np.linalg.inv, X, closed
+
+
+def gram_example(rng, m=5, p=3):
+    X = rng.standard_normal((m, p))
+    eye = np.eye(p)
+    # d(X^T X)[i,l] / dX[j,k] = delta_ik X[j,l] + X[j,i] delta_lk
+    closed = np.einsum("ik,jl->iljk", eye, X) + np.einsum("ji,lk->iljk", X, eye)
+    return (lambda X: X.T @ X), X, closed
+
+
+EXAMPLES = [tanh_example, inv_example, gram_example]
+
+
+def rel_error(J, closed):
+    return np.abs(J - closed).max() / np.abs(closed).max()
+
+
+@pytest.mark.parametrize("make", EXAMPLES)
+def test_complex_step_is_accurate_to_1e_13(make, rng):
+    f, X, closed = make(rng)
+    assert rel_error(jacobian(f, X, method="complex-step"), closed) <= 1e-13
+
+
+@pytest.mark.parametrize("make", EXAMPLES)
+def test_central_is_accurate_to_1e_7(make, rng):
+    f, X, closed = make(rng)
+    assert rel_error(jacobian(f, X, method="central"), closed) <= 1e-7
+
+
+def test_shape_is_output_then_input(rng):
+    X = rng.standard_normal((3, 2))
+    assert jacobian(lambda X: X.sum(), X).shape == (3, 2)
+    assert jacobian(lambda X: X[:, 0], X).shape == (3, 3, 2)
+    assert jacobian(lambda x: x**2, rng.standard_normal(4)).shape == (4, 4)
+
+
+def test_non_batching_function_falls_back_correctly(rng):
+    """X.T and np.trace mix a leading stack axis into the result: each entry gets a call."""
+    X = rng.standard_normal((3, 3))
+    calls = []
+
+    def f(X):
+        calls.append(X.shape)
+        return np.trace(X) * X.T
+
+    J = jacobian(f, X)
+    # F[i,l] = tr(X) X[l,i], so dF[i,l]/dX[j,k] = delta_jk X[l,i] + tr(X) delta_lj delta_ik
+    expected = np.einsum("jk,li->iljk", np.eye(3), X)
+    expected += np.trace(X) * np.einsum("lj,ik->iljk", np.eye(3), np.eye(3))
+    assert np.allclose(J, expected, rtol=1e-12, atol=1e-12)
+    assert (9, 3, 3) not in calls[-9:]  # the entries went one by one
+
+
+def test_batching_function_is_evaluated_in_stacks(rng):
+    A = rng.standard_normal((4, 4))
+    shapes = []
+
+    def f(X):
+        shapes.append(X.shape)
+        return A @ X
+
+    jacobian(f, rng.standard_normal((4, 3)))
+    assert (12, 4, 3) in shapes
+
+
+def test_memory_bound_chunks_the_stack(rng):
+    """With a tiny bound every stack holds one perturbation, and the answer is the same."""
+    A = rng.standard_normal((5, 5))
+    X = rng.standard_normal((5, 4))
+    sizes = []
+
+    def f(X):
+        sizes.append(X.shape[0] if X.ndim == 3 else 1)
+        return A @ X
+
+    small = jacobian(f, X, max_memory=1)
+    assert max(sizes[-20:]) == 1
+    big = jacobian(lambda X: A @ X, X)
+    assert np.array_equal(small, big)
+    per_perturbation = 16 * (20 + 20)
+    sizes.clear()
+    jacobian(f, X, max_memory=6 * per_perturbation)
+    assert max(sizes[4:]) == 6  # after the probe calls: stacks of at most 6
+
+
+def test_directional_derivative_matches_jacobian(rng):
+    f, X, closed = gram_example(rng)
+    K = rng.standard_normal(X.shape)
+    expected = np.tensordot(closed, K, axes=2)
+    for method in ("complex-step", "central"):
+        assert np.allclose(directional_derivative(f, X, K, method=method), expected, rtol=1e-6)
+
+
+def test_complex_step_refuses_a_non_analytic_function(rng):
+    X = rng.standard_normal((3, 3))
+    with pytest.raises(ValueError, match="not complex-analytic"):
+        jacobian(lambda X: X * np.conj(X), X)
+    with pytest.raises(TypeError, match="method='central'"):
+        jacobian(lambda X: np.abs(X) ** 2, X)
+    J = jacobian(lambda X: np.abs(X) ** 2, X, method="central")
+    assert np.allclose(J.reshape(9, 9), np.diag(2 * X.reshape(-1)), atol=1e-8)
