@@ -10,6 +10,7 @@ Kronecker factor, a sign, a factor): the first reading that fits names the mista
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from math import prod
 from typing import Any, Callable, Literal
@@ -63,7 +64,8 @@ class CheckResult:
         return self.ok
 
     def __str__(self) -> str:
-        return self.message
+        # Wrapped for reading in a terminal or a notebook; .message keeps one line.
+        return textwrap.fill(self.message, width=88)
 
 
 def check_derivative(
