@@ -14,6 +14,7 @@ Conventions: Jacobians put output indices first (``f(X).shape + X.shape``), and
 :func:`vec` stacks columns.
 """
 
+from mdcalc import layouts
 from mdcalc.check import CheckResult, check_derivative
 from mdcalc.componentwise import jacobian_tensor
 from mdcalc.differential import Derivative, differential, vjp
@@ -37,6 +38,7 @@ __all__ = [
     "jacobian",
     "jacobian_tensor",
     "kron_jacobian",
+    "layouts",
     "matrix_to_tensor",
     "tensor_to_matrix",
     "unvec",
