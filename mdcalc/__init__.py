@@ -15,7 +15,7 @@ Conventions: Jacobians put output indices first (``f(X).shape + X.shape``), and
 """
 
 from mdcalc import layouts
-from mdcalc.check import CheckResult, check_derivative
+from mdcalc.check import CheckResult, check_derivative, self_check
 from mdcalc.componentwise import jacobian_tensor
 from mdcalc.differential import Derivative, differential, vjp
 from mdcalc.numeric import directional_derivative, jacobian
@@ -41,6 +41,7 @@ __all__ = [
     "layouts",
     "matrix_to_tensor",
     "tensor_to_matrix",
+    "self_check",
     "unvec",
     "vec",
     "vjp",

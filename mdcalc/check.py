@@ -22,7 +22,7 @@ from mdcalc._validation import as_point, evaluate, shape_str
 from mdcalc.numeric import directional_derivative
 from mdcalc.vectorization import matrix_to_tensor, tensor_to_matrix
 
-__all__ = ["CheckResult", "check_derivative"]
+__all__ = ["CheckResult", "check_derivative", "self_check"]
 
 Reading = Callable[[np.ndarray], np.ndarray]
 # Above this many entries a claimed matrix is not factored into a Kronecker product.
@@ -145,13 +145,44 @@ def check_derivative(
             True,
             error,
             f"correct: the {noun} matches the numeric derivative in {n_directions} random "
-            f"directions (largest relative error {error:.1e}, {method}).",
+            f"directions (largest relative error {_describe_error(error)}, {method}).",
             form,
             None,
         )
     mistake, why = _diagnose(context, claimed, form, values)
     message = f"wrong: the {noun} does not match the derivative (largest relative error {error:.2g})."
     return context.result(False, error, f"{message} {why}", form, mistake)
+
+
+def _describe_error(error: float) -> str:
+    # Rounding-level errors differ in their last digits between machines and BLAS builds;
+    # saying "below 1e-12" keeps a printed verdict the same everywhere.
+    return "below 1e-12" if error < 1e-12 else f"{error:.1e}"
+
+
+def self_check(f: Callable[..., Any], X: ArrayLike, answer: Any) -> CheckResult | None:
+    """Check a reader's answer to an exercise, and print the verdict.
+
+    ``answer`` may be anything :func:`check_derivative` accepts; ``None`` (the placeholder
+    in an exercise) prints what to do instead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc import self_check
+    >>> X = np.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> self_check(lambda X: X @ X, X, None)
+    Write your answer in place of None, then run this cell again.
+    >>> result = self_check(lambda X: X @ X, X, lambda K: 2 * X @ K)
+    wrong: the claimed linear map does not match the derivative (largest relative error
+    0.69). The error is not one of the classic mistakes this checker knows.
+    """
+    if answer is None:
+        print("Write your answer in place of None, then run this cell again.")
+        return None
+    result = check_derivative(f, X, answer)
+    print(result)
+    return result
 
 
 _FORM_NOUN = {

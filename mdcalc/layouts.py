@@ -1,19 +1,88 @@
 """Layout conventions: the same derivative as other tools and books write it down.
 
-This book, like JAX, PyTorch and autograd, puts output indices first
-(``J.shape == F.shape + X.shape``). sympy puts the variable's indices first
-(``D.shape == X.shape + F.shape``). The converters here are the only place that knows
-the difference.
+This book, like JAX, PyTorch and autograd, puts output indices first: the derivative of F
+at X is the tensor ``J`` with ``J.shape == F.shape + X.shape`` and
+``J[i, l, j, k] = dF[i, l] / dX[j, k]``. Every other arrangement of the same partial
+derivatives is a conversion, and the converters here are the only place that knows the
+differences. Each ``*_to_book`` function maps a convention to the book's tensor; each
+``book_to_*`` function is its inverse.
+
+=====================================  ==========================  ==========================
+convention                             to the book's tensor        from the book's tensor
+=====================================  ==========================  ==========================
+variable first (sympy's ``.diff``)     :func:`sympy_order_to_book`  :func:`book_to_sympy_order`
+sympy expression, evaluated            :func:`from_sympy`
+single-entry grid (Matrix Cookbook)    :func:`single_entry_grid_to_book`
+                                                                   :func:`book_to_single_entry_grid`
+vec-Jacobian, column-major vec         :func:`column_major_to_book`  :func:`book_to_column_major`
+vec-Jacobian, row-major flattening     :func:`row_major_to_book`   :func:`book_to_row_major`
+numerator layout (scalars, vectors)    :func:`numerator_to_book`   :func:`book_to_numerator`
+denominator layout (scalars, vectors)  :func:`denominator_to_book`  :func:`book_to_denominator`
+=====================================  ==========================  ==========================
+
+:func:`single_entry_grid` builds the Cookbook's grid from a linear map, and
+:func:`commutation_matrix` is the permutation ``vec(X^T) = K vec(X)`` that relates the two
+vec orders.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from math import prod
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["input_first_to_output_first", "output_first_to_input_first", "from_sympy"]
+from mdcalc._validation import shape_str
+
+__all__ = [
+    "input_first_to_output_first",
+    "output_first_to_input_first",
+    "sympy_order_to_book",
+    "book_to_sympy_order",
+    "from_sympy",
+    "single_entry_grid",
+    "single_entry_grid_to_book",
+    "book_to_single_entry_grid",
+    "column_major_to_book",
+    "book_to_column_major",
+    "row_major_to_book",
+    "book_to_row_major",
+    "numerator_to_book",
+    "book_to_numerator",
+    "denominator_to_book",
+    "book_to_denominator",
+    "commutation_matrix",
+]
+
+Shape = Sequence[int]
+
+
+# --------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------
+
+
+def _shape(name: str, shape: Any) -> tuple[int, ...]:
+    """Check that ``shape`` is a tuple of non-negative ints (a 0-tuple is a scalar)."""
+    try:
+        out = tuple(int(n) for n in shape)
+    except TypeError as exc:
+        raise ValueError(f"{name} must be a tuple of ints, got {shape!r}") from exc
+    if any(n < 0 for n in out) or any(int(n) != n for n in shape):
+        raise ValueError(f"{name} must be a tuple of non-negative ints, got {shape!r}")
+    return out
+
+
+def _described(shape: tuple[int, ...]) -> str:
+    return f"{shape} ({shape_str(shape)})" if shape else "() (scalar)"
+
+
+def _expect(name: str, arr: np.ndarray, expected: tuple[int, ...], what: str) -> None:
+    if arr.shape != expected:
+        raise ValueError(
+            f"{name} has shape {arr.shape}, but {what} must have shape {expected}"
+        )
 
 
 def _move(T: np.ndarray, n_front: int, n_back: int) -> np.ndarray:
@@ -26,8 +95,30 @@ def _move(T: np.ndarray, n_front: int, n_back: int) -> np.ndarray:
     return np.ascontiguousarray(T.transpose(order))
 
 
+# --------------------------------------------------------------------------------------
+# variable first (sympy) and output first (this book, JAX, PyTorch, autograd)
+# --------------------------------------------------------------------------------------
+
+
 def input_first_to_output_first(T: ArrayLike, in_ndim: int) -> np.ndarray:
     """Move the first ``in_ndim`` axes (the variable's, sympy's order) to the back.
+
+    Parameters
+    ----------
+    T : array_like
+        A derivative with the variable's axes first.
+    in_ndim : int
+        How many leading axes belong to the variable (2 for a matrix).
+
+    Returns
+    -------
+    numpy.ndarray
+        The same numbers with the variable's axes last.
+
+    Raises
+    ------
+    ValueError
+        If ``in_ndim`` is negative or larger than ``T.ndim``.
 
     Examples
     --------
@@ -44,6 +135,18 @@ def input_first_to_output_first(T: ArrayLike, in_ndim: int) -> np.ndarray:
 def output_first_to_input_first(T: ArrayLike, in_ndim: int) -> np.ndarray:
     """Move the last ``in_ndim`` axes (the variable's) to the front: sympy's order.
 
+    Parameters
+    ----------
+    T : array_like
+        A derivative in the book's layout (output axes first).
+    in_ndim : int
+        How many trailing axes belong to the variable.
+
+    Returns
+    -------
+    numpy.ndarray
+        The same numbers with the variable's axes first.
+
     Examples
     --------
     >>> import numpy as np
@@ -55,23 +158,109 @@ def output_first_to_input_first(T: ArrayLike, in_ndim: int) -> np.ndarray:
     return _move(T_, T_.ndim - in_ndim, in_ndim)
 
 
-def from_sympy(derivative: Any, values: Mapping[Any, ArrayLike], in_ndim: int = 2) -> np.ndarray:
+def sympy_order_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
+    """sympy's order (variable first, ``X.shape + F.shape``) to the book's tensor.
+
+    sympy's ``expr.diff(X)`` puts the variable's indices first:
+    ``D[j, k, i, l] = dF[i, l] / dX[j, k]``. The book puts them last.
+
+    Parameters
+    ----------
+    D : array_like, shape ``in_shape + out_shape``
+        The derivative, variable first.
+    out_shape, in_shape : tuple of int
+        Shapes of F(X) and of X.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``out_shape + in_shape``
+
+    Raises
+    ------
+    ValueError
+        If D does not have shape ``in_shape + out_shape``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc.layouts import sympy_order_to_book
+    >>> D = np.arange(24).reshape(2, 3, 4, 1)  # X is 2x3, F is 4x1
+    >>> J = sympy_order_to_book(D, out_shape=(4, 1), in_shape=(2, 3))
+    >>> J.shape, bool(J[3, 0, 1, 2] == D[1, 2, 3, 0])
+    ((4, 1, 2, 3), True)
+    """
+    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    D_ = np.asarray(D)
+    _expect("D", D_, in_ + out_, "a derivative in sympy's order (X.shape + F.shape)")
+    return _move(D_, len(in_), len(out_))
+
+
+def book_to_sympy_order(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
+    """The book's tensor (``F.shape + X.shape``) to sympy's order (``X.shape + F.shape``).
+
+    Inverse of :func:`sympy_order_to_book`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc.layouts import book_to_sympy_order
+    >>> book_to_sympy_order(np.zeros((4, 1, 2, 3)), (4, 1), (2, 3)).shape
+    (2, 3, 4, 1)
+    """
+    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    J_ = np.asarray(J)
+    _expect("J", J_, out_ + in_, "the book's tensor (F.shape + X.shape)")
+    return _move(J_, len(out_), len(in_))
+
+
+# --------------------------------------------------------------------------------------
+# sympy expressions
+# --------------------------------------------------------------------------------------
+
+
+def from_sympy(
+    derivative: Any,
+    values: Mapping[Any, ArrayLike],
+    in_ndim: int = 2,
+    *,
+    out_shape: Shape | None = None,
+    in_shape: Shape | None = None,
+) -> np.ndarray:
     """Turn a sympy derivative (variable indices first) into a numpy tensor in the book's layout.
 
     Parameters
     ----------
     derivative : sympy expression
-        What ``expr.diff(X)`` returned for a matrix expression: an array expression, an
-        explicit array, a matrix (scalar f, gradient shaped like X) or a scalar.
+        What ``expr.diff(X)`` returned: an array expression (``PermuteDims``,
+        ``ArrayAdd``, ...), an explicit array, a matrix expression (for a scalar
+        ``expr``, sympy returns the gradient, shaped like X; for a vector by a vector it
+        returns a matrix with the variable's index first) or a scalar (sympy's ``0``).
     values : mapping
-        A numeric value for every symbol in it (``MatrixSymbol`` -> array).
+        A numeric value for every symbol left in the derivative (``MatrixSymbol`` ->
+        array). A 1-D array is accepted for an ``n x 1`` or ``1 x n`` ``MatrixSymbol``.
     in_ndim : int
-        Number of the variable's axes (2 for a matrix variable).
+        Number of the variable's axes (2 for a matrix variable); used only when the
+        shapes are not given.
+    out_shape, in_shape : tuple of int, optional
+        The shapes of F(X) and of X as the *numpy* side sees them (for instance ``()``
+        for a scalar ``tr(A X B)`` and ``(n,)`` for a vector x that sympy holds as an
+        ``n x 1`` ``MatrixSymbol``). Give both, and the result has exactly the shape
+        ``out_shape + in_shape``: sympy's unit axes are dropped or added as needed, and
+        a scalar ``0`` becomes a zero array of that shape. Recommended for anything but
+        a matrix-by-matrix derivative.
 
     Returns
     -------
     numpy.ndarray
-        Shape ``F.shape + X.shape``, float.
+        Float array of shape ``F.shape + X.shape`` (output indices first); for a scalar
+        F, the gradient, shaped like X.
+
+    Raises
+    ------
+    ValueError
+        If sympy left the derivative unevaluated (it could not differentiate), a symbol
+        has no value or a value of the wrong shape, the result is not real, or the
+        result has the wrong number of entries for the given shapes.
 
     Examples
     --------
@@ -83,17 +272,530 @@ def from_sympy(derivative: Any, values: Mapping[Any, ArrayLike], in_ndim: int = 
     >>> J = from_sympy(D, {A: np.array([[1, 2], [3, 4]]), W: np.array([[5, 6, 7]])})
     >>> J.shape, float(J[1, 2, 0, 0])          # A[1, 0] * W[0, 2]
     ((2, 3, 2, 1), 21.0)
+
+    A scalar function of a vector, with the vector held by sympy as a 3 x 1 matrix:
+
+    >>> x = sp.MatrixSymbol("x", 3, 1); B = sp.MatrixSymbol("B", 3, 3)
+    >>> D = (x.T * B * x).diff(x)              # sympy: B x + B^T x, a 3 x 1 matrix
+    >>> g = from_sympy(D, {x: np.array([1.0, 0.0, 0.0]), B: np.eye(3)},
+    ...                out_shape=(), in_shape=(3,))
+    >>> g
+    array([2., 0., 0.])
     """
     import sympy as sp
 
-    subs = {symbol: sp.ImmutableMatrix(np.asarray(value)) for symbol, value in values.items()}
-    expr = derivative.as_explicit() if hasattr(derivative, "as_explicit") else derivative
-    if isinstance(expr, sp.MatrixBase) and in_ndim == 2:
-        # A scalar f's derivative comes back as a matrix shaped like X: already the gradient.
-        explicit = expr.xreplace(subs).doit()
-        return np.array(explicit.tolist(), dtype=float)
-    explicit = sp.Array(expr).subs(subs).doit() if not isinstance(expr, sp.Expr) else expr.subs(subs).doit()
-    if isinstance(explicit, sp.Expr):  # a scalar, e.g. sympy's silent 0
-        return np.asarray(float(explicit))
-    arr = np.array(explicit.tolist(), dtype=float)
-    return input_first_to_output_first(arr, in_ndim)
+    if (out_shape is None) != (in_shape is None):
+        raise ValueError("give both out_shape and in_shape, or neither")
+    if isinstance(derivative, sp.Basic) and derivative.has(sp.Derivative):
+        raise ValueError(
+            "sympy left the derivative unevaluated (it could not differentiate this "
+            f"expression): {derivative}"
+        )
+    subs = _substitutions(derivative, values)
+    arr = _evaluate(derivative, subs)
+
+    if out_shape is None:
+        if arr.ndim == 2 and in_ndim == 2 and _is_matrix_like(derivative):
+            return arr  # a scalar f's derivative: already the gradient, shaped like X
+        if arr.ndim == 0:
+            return arr
+        return input_first_to_output_first(arr, in_ndim)
+
+    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    n_out, n_in = prod(out_), prod(in_)
+    if arr.size == n_out * n_in:
+        # sympy's order is variable first; unit axes may be missing (a vector x held as
+        # an n x 1 matrix) but the row-major order of the entries is the same.
+        return _move(arr.reshape(in_ + out_), len(in_), len(out_))
+    if arr.size == 1 and float(arr.reshape(())) == 0.0:
+        return np.zeros(out_ + in_)  # sympy's scalar 0: zero everywhere
+    raise ValueError(
+        f"sympy's derivative has shape {arr.shape} ({arr.size} entries), but an output of "
+        f"shape {_described(out_)} and a variable of shape {_described(in_)} have "
+        f"{n_out} x {n_in} = {n_out * n_in} partial derivatives"
+    )
+
+
+def _is_matrix_like(expr: Any) -> bool:
+    import sympy as sp
+
+    return isinstance(expr, (sp.MatrixBase, sp.MatrixExpr))
+
+
+def _substitutions(derivative: Any, values: Mapping[Any, ArrayLike]) -> dict[Any, Any]:
+    import sympy as sp
+
+    subs: dict[Any, Any] = {}
+    for symbol, value in values.items():
+        arr = np.asarray(value)
+        if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+            raise ValueError(f"the value for {symbol} must be numeric, got dtype {arr.dtype}")
+        if np.iscomplexobj(arr):
+            raise ValueError(f"the value for {symbol} must be real")
+        if isinstance(symbol, sp.MatrixSymbol):
+            shape = tuple(int(n) for n in symbol.shape)
+            if arr.shape != shape:
+                if arr.ndim == 1 and 1 in shape and arr.size == prod(shape):
+                    arr = arr.reshape(shape)  # a 1-D vector for an n x 1 (or 1 x n) symbol
+                else:
+                    raise ValueError(
+                        f"the value for {symbol} has shape {arr.shape}, but the "
+                        f"MatrixSymbol {symbol} is {shape_str(shape)}"
+                    )
+            subs[symbol] = sp.ImmutableMatrix(arr.tolist())
+        else:
+            if arr.ndim != 0:
+                raise ValueError(
+                    f"the value for the scalar symbol {symbol} must be a number, got shape "
+                    f"{arr.shape}"
+                )
+            subs[symbol] = sp.sympify(arr.item())
+    free = getattr(derivative, "free_symbols", set())
+    missing = sorted(str(s) for s in free if s not in subs)
+    if missing:
+        raise ValueError(f"no value given for the symbol(s) {', '.join(missing)}")
+    return subs
+
+
+def _evaluate(derivative: Any, subs: Mapping[Any, Any]) -> np.ndarray:
+    import sympy as sp
+
+    expr = sp.sympify(derivative) if not isinstance(derivative, sp.Basic) else derivative
+    expr = expr.xreplace(dict(subs)).doit()
+    if hasattr(expr, "as_explicit"):
+        expr = expr.as_explicit()
+    if isinstance(expr, sp.NDimArray):
+        expr = expr.applyfunc(lambda e: e.doit())
+    elif isinstance(expr, sp.MatrixBase):
+        expr = expr.applyfunc(lambda e: e.doit())
+    try:
+        if isinstance(expr, (sp.MatrixBase, sp.NDimArray)):
+            shape = tuple(int(n) for n in expr.shape)
+            flat = [complex(e) for e in sp.flatten(expr.tolist())] if shape else []
+            arr = np.array(flat, dtype=complex).reshape(shape)
+        else:
+            arr = np.asarray(complex(expr))
+    except TypeError as exc:
+        raise ValueError(
+            f"sympy's derivative did not evaluate to numbers after substitution: {exc}"
+        ) from exc
+    if np.any(arr.imag != 0):
+        raise ValueError("sympy's derivative evaluated to complex numbers at these values")
+    return arr.real.astype(float)
+
+
+# --------------------------------------------------------------------------------------
+# the Matrix Cookbook's single-entry matrices
+# --------------------------------------------------------------------------------------
+
+
+def single_entry_grid(dF: Callable[[np.ndarray], ArrayLike], in_shape: Shape) -> np.ndarray:
+    """The Matrix Cookbook's form: ``dF/dX_kl = DF(X)[J^kl]`` for every entry ``(k, l)``.
+
+    The Cookbook writes the derivative of a matrix function by one entry of X with the
+    single-entry matrix ``J^kl`` (a 1 at ``(k, l)``, zeros elsewhere): for
+    ``Z = A H W``, ``dZ/dH_kl = A J^kl W``. Collecting them gives a grid, one matrix of
+    F's shape per entry of X: an array of shape ``in_shape + out_shape``.
+
+    Parameters
+    ----------
+    dF : callable
+        The derivative as a linear map, ``K -> DF(X)[K]``.
+    in_shape : tuple of int
+        The shape of X.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``in_shape + out_shape``
+        ``G[k, l] = dF(J^kl)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc.layouts import single_entry_grid
+    >>> A, W = np.array([[1, 2], [3, 4]]), np.array([[1, 0, 2]])
+    >>> G = single_entry_grid(lambda K: A @ K @ W, (2, 1))   # H is 2 x 1
+    >>> G.shape                                              # (V, d1) grid of V x d2
+    (2, 1, 2, 3)
+    >>> G[1, 0]                                              # A J^10 W
+    array([[2., 0., 4.],
+           [4., 0., 8.]])
+    """
+    in_ = _shape("in_shape", in_shape)
+    if not callable(dF):
+        raise TypeError(f"dF must be callable (K -> DF(X)[K]), got {type(dF).__name__}")
+    images = []
+    for index in np.ndindex(*in_):
+        E = np.zeros(in_)
+        E[index] = 1.0
+        images.append(np.asarray(dF(E), dtype=float))
+    shapes = {im.shape for im in images}
+    if len(shapes) > 1:
+        raise ValueError(f"dF returned arrays of different shapes: {sorted(shapes)}")
+    out_ = images[0].shape if images else ()
+    return np.stack(images).reshape(in_ + out_) if images else np.zeros(in_)
+
+
+def single_entry_grid_to_book(G: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
+    """The Cookbook's grid of ``dF/dX_kl`` matrices to the book's tensor.
+
+    ``G[k, l]`` is the matrix ``dF/dX_kl`` (F's shape), so ``G[k, l, i, j] =
+    dF[i, j]/dX[k, l]``: the variable's indices come first, as in sympy. The book's
+    tensor has them last.
+
+    Parameters
+    ----------
+    G : array_like, shape ``in_shape + out_shape``
+    out_shape, in_shape : tuple of int
+
+    Returns
+    -------
+    numpy.ndarray, shape ``out_shape + in_shape``
+
+    Raises
+    ------
+    ValueError
+        If G does not have shape ``in_shape + out_shape``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc import jacobian_tensor
+    >>> from mdcalc.layouts import single_entry_grid, single_entry_grid_to_book
+    >>> A, W = np.array([[1, 2], [3, 4]]), np.array([[1, 0, 2]])
+    >>> G = single_entry_grid(lambda K: A @ K @ W, (2, 1))
+    >>> J = single_entry_grid_to_book(G, out_shape=(2, 3), in_shape=(2, 1))
+    >>> bool(np.array_equal(J, jacobian_tensor(A, W)))
+    True
+    """
+    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    G_ = np.asarray(G)
+    _expect("G", G_, in_ + out_, "a grid of dF/dX_kl (X.shape + F.shape)")
+    return _move(G_, len(in_), len(out_))
+
+
+def book_to_single_entry_grid(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
+    """The book's tensor to the Cookbook's grid of ``dF/dX_kl`` matrices.
+
+    Inverse of :func:`single_entry_grid_to_book`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc import jacobian_tensor
+    >>> from mdcalc.layouts import book_to_single_entry_grid
+    >>> A, W = np.array([[1, 2], [3, 4]]), np.array([[1, 0, 2]])
+    >>> G = book_to_single_entry_grid(jacobian_tensor(A, W), (2, 3), (2, 1))
+    >>> G[1, 0]                                              # A J^10 W
+    array([[2., 0., 4.],
+           [4., 0., 8.]])
+    """
+    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    J_ = np.asarray(J)
+    _expect("J", J_, out_ + in_, "the book's tensor (F.shape + X.shape)")
+    return _move(J_, len(out_), len(in_))
+
+
+# --------------------------------------------------------------------------------------
+# vec-Jacobians: column-major (Magnus and Neudecker) and row-major (numpy's reshape)
+# --------------------------------------------------------------------------------------
+
+
+def column_major_to_book(M: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
+    """The vec-Jacobian ``d vec F / d vec X`` (columns stacked) to the book's tensor.
+
+    ``M[i + r l, j + m k] = dF[i, l] / dX[j, k]`` for F of shape ``(r, s)`` and X of
+    shape ``(m, p)``; for Z = A H W this matrix is ``W^T ⊗ A``. The same as
+    :func:`mdcalc.matrix_to_tensor`, named here for the table of conventions.
+
+    Parameters
+    ----------
+    M : array_like, shape ``(prod(out_shape), prod(in_shape))``
+    out_shape, in_shape : tuple of int
+
+    Returns
+    -------
+    numpy.ndarray, shape ``out_shape + in_shape``
+
+    Raises
+    ------
+    ValueError
+        If M has the wrong shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc import jacobian_tensor
+    >>> from mdcalc.layouts import column_major_to_book
+    >>> A, W = np.array([[1, 2], [3, 4]]), np.array([[1, 0, 2]])
+    >>> J = column_major_to_book(np.kron(W.T, A), (2, 3), (2, 1))
+    >>> bool(np.array_equal(J, jacobian_tensor(A, W)))
+    True
+    """
+    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    M_ = np.asarray(M)
+    _expect("M", M_, (prod(out_), prod(in_)), "a vec-Jacobian (F.size, X.size)")
+    return np.ascontiguousarray(M_.reshape(out_ + in_, order="F"))
+
+
+def book_to_column_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
+    """The book's tensor to the column-major vec-Jacobian ``d vec F / d vec X``.
+
+    Inverse of :func:`column_major_to_book`; the same as :func:`mdcalc.tensor_to_matrix`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc import jacobian_tensor
+    >>> from mdcalc.layouts import book_to_column_major
+    >>> A, W = np.array([[1, 2], [3, 4]]), np.array([[1, 0, 2]])
+    >>> M = book_to_column_major(jacobian_tensor(A, W), (2, 3), (2, 1))
+    >>> bool(np.array_equal(M, np.kron(W.T, A)))        # W^T ⊗ A
+    True
+    """
+    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    J_ = np.asarray(J)
+    _expect("J", J_, out_ + in_, "the book's tensor (F.shape + X.shape)")
+    return np.ascontiguousarray(J_.reshape((prod(out_), prod(in_)), order="F"))
+
+
+def row_major_to_book(M: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
+    """A row-major vec-Jacobian (numpy's default flattening) to the book's tensor.
+
+    With rows flattened first (``X.reshape(-1)``), entry ``X[j, k]`` of an ``m x p``
+    matrix lands at ``j p + k`` and ``M[i s + l, j p + k] = dF[i, l] / dX[j, k]``; for
+    Z = A H W this matrix is ``A ⊗ W^T``, not ``W^T ⊗ A``.
+
+    Parameters
+    ----------
+    M : array_like, shape ``(prod(out_shape), prod(in_shape))``
+    out_shape, in_shape : tuple of int
+
+    Returns
+    -------
+    numpy.ndarray, shape ``out_shape + in_shape``
+
+    Raises
+    ------
+    ValueError
+        If M has the wrong shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc import jacobian_tensor
+    >>> from mdcalc.layouts import row_major_to_book
+    >>> A, W = np.array([[1, 2], [3, 4]]), np.array([[1, 0, 2]])
+    >>> J = row_major_to_book(np.kron(A, W.T), (2, 3), (2, 1))
+    >>> bool(np.array_equal(J, jacobian_tensor(A, W)))
+    True
+    """
+    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    M_ = np.asarray(M)
+    _expect("M", M_, (prod(out_), prod(in_)), "a vec-Jacobian (F.size, X.size)")
+    return np.ascontiguousarray(M_.reshape(out_ + in_))
+
+
+def book_to_row_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
+    """The book's tensor to the row-major vec-Jacobian (``F.reshape(-1)`` by ``X.reshape(-1)``).
+
+    Inverse of :func:`row_major_to_book`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc import jacobian_tensor
+    >>> from mdcalc.layouts import book_to_row_major
+    >>> A, W = np.array([[1, 2], [3, 4]]), np.array([[1, 0, 2]])
+    >>> M = book_to_row_major(jacobian_tensor(A, W), (2, 3), (2, 1))
+    >>> bool(np.array_equal(M, np.kron(A, W.T)))        # A ⊗ W^T
+    True
+    """
+    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    J_ = np.asarray(J)
+    _expect("J", J_, out_ + in_, "the book's tensor (F.shape + X.shape)")
+    return np.ascontiguousarray(J_.reshape(prod(out_), prod(in_)))
+
+
+def commutation_matrix(m: int, n: int) -> np.ndarray:
+    """The commutation matrix ``K_mn``: ``K_mn @ vec(X) == vec(X.T)`` for an m x n X.
+
+    It is the permutation between the two vec orders: ``vec(X.T)`` is X flattened row by
+    row, so a row-major vec-Jacobian is ``K_rs M K_mp^T`` for the column-major ``M`` of
+    a function from m x p to r x s matrices.
+
+    Parameters
+    ----------
+    m, n : int
+        The shape of X.
+
+    Returns
+    -------
+    numpy.ndarray, shape (m n, m n)
+        A permutation matrix of zeros and ones.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc import vec
+    >>> from mdcalc.layouts import commutation_matrix
+    >>> X = np.array([[1, 2, 3], [4, 5, 6]])
+    >>> commutation_matrix(2, 3) @ vec(X)            # vec(X^T): the rows of X
+    array([1., 2., 3., 4., 5., 6.])
+    """
+    if int(m) != m or int(n) != n or m < 1 or n < 1:
+        raise ValueError(f"m and n must be positive integers, got m={m!r}, n={n!r}")
+    m, n = int(m), int(n)
+    K = np.zeros((m * n, m * n))
+    j, k = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
+    # X[j, k] sits at j + m k in vec(X) and at k + n j in vec(X^T).
+    K[(k + n * j).ravel(), (j + m * k).ravel()] = 1.0
+    return K
+
+
+# --------------------------------------------------------------------------------------
+# numerator and denominator layout (scalars and vectors, and a scalar by a matrix)
+# --------------------------------------------------------------------------------------
+
+
+def _layout_kind(out_: tuple[int, ...], in_: tuple[int, ...], layout: str) -> str:
+    if len(out_) <= 1 and len(in_) <= 1:
+        return "vector"
+    if len(out_) == 0 and len(in_) == 2:
+        return "scalar-by-matrix"
+    raise ValueError(
+        f"the {layout} layout is defined here for scalars and vectors (and a scalar by a "
+        f"matrix); an output of shape {_described(out_)} by a variable of shape "
+        f"{_described(in_)} has no single agreed {layout}-layout matrix: use the "
+        "vec-Jacobian (book_to_column_major) instead"
+    )
+
+
+def _numerator_shape(out_: tuple[int, ...], in_: tuple[int, ...]) -> tuple[int, int]:
+    if _layout_kind(out_, in_, "numerator") == "vector":
+        return prod(out_), prod(in_)
+    return in_[1], in_[0]
+
+
+def numerator_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
+    """A derivative in numerator layout to the book's layout.
+
+    Numerator layout lays ``dy/dx`` out like ``y`` times ``x^T``: one row per entry of
+    the output y. For y of length m and x of length n it is the m x n Jacobian
+    ``D[i, j] = dy_i/dx_j`` (a scalar counts as length 1, so the derivative of a scalar
+    by a vector is a 1 x n row); for a scalar by a p x q matrix X it is q x p,
+    ``D[k, j] = dy/dX[j, k]``.
+
+    Parameters
+    ----------
+    D : array_like
+        Shape ``(m, n)`` (vectors and scalars) or ``(q, p)`` (a scalar by a p x q
+        matrix).
+    out_shape, in_shape : tuple of int
+        The shapes of y and x in the book: ``()`` for a scalar, ``(n,)`` for a vector,
+        ``(p, q)`` for a matrix variable of a scalar function.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``out_shape + in_shape``
+
+    Raises
+    ------
+    ValueError
+        If D has the wrong shape, or the shapes are not a case the layout names
+        (a matrix output, or a vector by a matrix).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc.layouts import numerator_to_book
+    >>> M = np.array([[1, 2, 3], [4, 5, 6]])     # y = M x: numerator layout dy/dx = M
+    >>> numerator_to_book(M, out_shape=(2,), in_shape=(3,))
+    array([[1, 2, 3],
+           [4, 5, 6]])
+    >>> numerator_to_book(np.array([[1, 2, 3]]), out_shape=(), in_shape=(3,))  # a row
+    array([1, 2, 3])
+    """
+    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    D_ = np.asarray(D)
+    _expect("D", D_, _numerator_shape(out_, in_), "a numerator-layout derivative")
+    if _layout_kind(out_, in_, "numerator") == "vector":
+        return np.ascontiguousarray(D_.reshape(out_ + in_))
+    return np.ascontiguousarray(D_.T)
+
+
+def book_to_numerator(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
+    """The book's layout to numerator layout (inverse of :func:`numerator_to_book`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc.layouts import book_to_numerator
+    >>> book_to_numerator(np.array([1, 2, 3]), out_shape=(), in_shape=(3,))  # gradient -> row
+    array([[1, 2, 3]])
+    """
+    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    J_ = np.asarray(J)
+    shape = _numerator_shape(out_, in_)  # raises for cases the layout does not name
+    _expect("J", J_, out_ + in_, "the book's tensor (F.shape + X.shape)")
+    if _layout_kind(out_, in_, "numerator") == "vector":
+        return np.ascontiguousarray(J_.reshape(shape))
+    return np.ascontiguousarray(J_.T)
+
+
+def denominator_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
+    """A derivative in denominator layout to the book's layout.
+
+    Denominator layout lays ``dy/dx`` out like ``x`` times ``y^T``: one row per entry of
+    the variable x, the transpose of numerator layout. For y of length m and x of
+    length n it is n x m, ``D[j, i] = dy_i/dx_j``; the derivative of a scalar by a
+    vector is a column (the gradient), and of a scalar by a matrix X it has X's shape.
+
+    Parameters
+    ----------
+    D : array_like
+        Shape ``(n, m)`` (vectors and scalars) or ``(p, q)`` (a scalar by a p x q
+        matrix).
+    out_shape, in_shape : tuple of int
+        The shapes of y and x in the book (see :func:`numerator_to_book`).
+
+    Returns
+    -------
+    numpy.ndarray, shape ``out_shape + in_shape``
+
+    Raises
+    ------
+    ValueError
+        If D has the wrong shape, or the shapes are not a case the layout names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc.layouts import denominator_to_book
+    >>> M = np.array([[1, 2, 3], [4, 5, 6]])     # y = M x: denominator layout dy/dx = M^T
+    >>> denominator_to_book(M.T, out_shape=(2,), in_shape=(3,))
+    array([[1, 2, 3],
+           [4, 5, 6]])
+    """
+    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    D_ = np.asarray(D)
+    n_rows, n_cols = _numerator_shape(out_, in_)
+    _expect("D", D_, (n_cols, n_rows), "a denominator-layout derivative")
+    if _layout_kind(out_, in_, "denominator") == "vector":
+        return np.ascontiguousarray(D_.T.reshape(out_ + in_))
+    return np.ascontiguousarray(D_)
+
+
+def book_to_denominator(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
+    """The book's layout to denominator layout (inverse of :func:`denominator_to_book`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc.layouts import book_to_denominator
+    >>> book_to_denominator(np.array([1, 2, 3]), out_shape=(), in_shape=(3,))  # a column
+    array([[1],
+           [2],
+           [3]])
+    """
+    return np.ascontiguousarray(book_to_numerator(J, out_shape, in_shape).T)
