@@ -7,18 +7,17 @@ derivatives is a conversion, and the converters here are the only place that kno
 differences. Each ``*_to_book`` function maps a convention to the book's tensor; each
 ``book_to_*`` function is its inverse.
 
-=====================================  ==========================  ==========================
-convention                             to the book's tensor        from the book's tensor
-=====================================  ==========================  ==========================
-variable first (sympy's ``.diff``)     :func:`sympy_order_to_book`  :func:`book_to_sympy_order`
-sympy expression, evaluated            :func:`from_sympy`
-single-entry grid (Matrix Cookbook)    :func:`single_entry_grid_to_book`
-                                                                   :func:`book_to_single_entry_grid`
-vec-Jacobian, column-major vec         :func:`column_major_to_book`  :func:`book_to_column_major`
-vec-Jacobian, row-major flattening     :func:`row_major_to_book`   :func:`book_to_row_major`
-numerator layout (scalars, vectors)    :func:`numerator_to_book`   :func:`book_to_numerator`
-denominator layout (scalars, vectors)  :func:`denominator_to_book`  :func:`book_to_denominator`
-=====================================  ==========================  ==========================
+- variable first, sympy's ``.diff`` order: :func:`sympy_order_to_book` and
+  :func:`book_to_sympy_order`; :func:`from_sympy` evaluates a sympy derivative;
+- the Matrix Cookbook's single-entry grid ``dF/dX_kl``: :func:`single_entry_grid_to_book`
+  and :func:`book_to_single_entry_grid`;
+- the vec-Jacobian with columns stacked (Magnus and Neudecker): :func:`column_major_to_book`
+  and :func:`book_to_column_major`;
+- the vec-Jacobian with rows flattened (numpy's ``reshape``): :func:`row_major_to_book` and
+  :func:`book_to_row_major`;
+- numerator and denominator layout (scalars and vectors, and a scalar by a matrix):
+  :func:`numerator_to_book`, :func:`book_to_numerator`, :func:`denominator_to_book` and
+  :func:`book_to_denominator`.
 
 :func:`single_entry_grid` builds the Cookbook's grid from a linear map, and
 :func:`commutation_matrix` is the permutation ``vec(X^T) = K vec(X)`` that relates the two
@@ -85,6 +84,11 @@ def _expect(name: str, arr: np.ndarray, expected: tuple[int, ...], what: str) ->
         )
 
 
+def _c(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous array (unlike np.ascontiguousarray, a 0-d array stays 0-d)."""
+    return np.asarray(a, order="C")
+
+
 def _move(T: np.ndarray, n_front: int, n_back: int) -> np.ndarray:
     if n_front + n_back != T.ndim or n_front < 0 or n_back < 0:
         raise ValueError(
@@ -92,7 +96,7 @@ def _move(T: np.ndarray, n_front: int, n_back: int) -> np.ndarray:
             f"{n_back} trailing axes"
         )
     order = tuple(range(n_front, T.ndim)) + tuple(range(n_front))
-    return np.ascontiguousarray(T.transpose(order))
+    return _c(T.transpose(order))
 
 
 # --------------------------------------------------------------------------------------
@@ -535,7 +539,7 @@ def column_major_to_book(M: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.
     out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
     M_ = np.asarray(M)
     _expect("M", M_, (prod(out_), prod(in_)), "a vec-Jacobian (F.size, X.size)")
-    return np.ascontiguousarray(M_.reshape(out_ + in_, order="F"))
+    return _c(M_.reshape(out_ + in_, order="F"))
 
 
 def book_to_column_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
@@ -556,7 +560,7 @@ def book_to_column_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.
     out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
     J_ = np.asarray(J)
     _expect("J", J_, out_ + in_, "the book's tensor (F.shape + X.shape)")
-    return np.ascontiguousarray(J_.reshape((prod(out_), prod(in_)), order="F"))
+    return _c(J_.reshape((prod(out_), prod(in_)), order="F"))
 
 
 def row_major_to_book(M: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
@@ -593,7 +597,7 @@ def row_major_to_book(M: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
     out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
     M_ = np.asarray(M)
     _expect("M", M_, (prod(out_), prod(in_)), "a vec-Jacobian (F.size, X.size)")
-    return np.ascontiguousarray(M_.reshape(out_ + in_))
+    return _c(M_.reshape(out_ + in_))
 
 
 def book_to_row_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
@@ -614,7 +618,7 @@ def book_to_row_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
     out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
     J_ = np.asarray(J)
     _expect("J", J_, out_ + in_, "the book's tensor (F.shape + X.shape)")
-    return np.ascontiguousarray(J_.reshape(prod(out_), prod(in_)))
+    return _c(J_.reshape(prod(out_), prod(in_)))
 
 
 def commutation_matrix(m: int, n: int) -> np.ndarray:
@@ -720,8 +724,8 @@ def numerator_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
     D_ = np.asarray(D)
     _expect("D", D_, _numerator_shape(out_, in_), "a numerator-layout derivative")
     if _layout_kind(out_, in_, "numerator") == "vector":
-        return np.ascontiguousarray(D_.reshape(out_ + in_))
-    return np.ascontiguousarray(D_.T)
+        return _c(D_.reshape(out_ + in_))
+    return _c(D_.T)
 
 
 def book_to_numerator(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
@@ -739,8 +743,8 @@ def book_to_numerator(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
     shape = _numerator_shape(out_, in_)  # raises for cases the layout does not name
     _expect("J", J_, out_ + in_, "the book's tensor (F.shape + X.shape)")
     if _layout_kind(out_, in_, "numerator") == "vector":
-        return np.ascontiguousarray(J_.reshape(shape))
-    return np.ascontiguousarray(J_.T)
+        return _c(J_.reshape(shape))
+    return _c(J_.T)
 
 
 def denominator_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
@@ -782,8 +786,8 @@ def denominator_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.n
     n_rows, n_cols = _numerator_shape(out_, in_)
     _expect("D", D_, (n_cols, n_rows), "a denominator-layout derivative")
     if _layout_kind(out_, in_, "denominator") == "vector":
-        return np.ascontiguousarray(D_.T.reshape(out_ + in_))
-    return np.ascontiguousarray(D_)
+        return _c(D_.T.reshape(out_ + in_))
+    return _c(D_)
 
 
 def book_to_denominator(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
@@ -798,4 +802,4 @@ def book_to_denominator(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.n
            [2],
            [3]])
     """
-    return np.ascontiguousarray(book_to_numerator(J, out_shape, in_shape).T)
+    return _c(book_to_numerator(J, out_shape, in_shape).T)

@@ -20,8 +20,9 @@ def build_book(edition: str = "web", builder: str = "html") -> Path:
     """
     out = BUILD / f"{edition}-{builder}"
     env = dict(os.environ, BOOK_EDITION=edition)
+    # --all: rewrite every page, so that nothing is left over from an earlier build.
     cmd = [str(JUPYTER_BOOK), "build", ".", "--path-output", str(out), "--builder", builder,
-           "-W", "-n", "--keep-going"]
+           "--all", "-W", "-n", "--keep-going"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")

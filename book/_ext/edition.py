@@ -1,7 +1,7 @@
 """Editions of the book, chosen by the environment variable BOOK_EDITION.
 
 - unset or ``web``: solutions are collapsed (a dropdown the reader opens);
-- ``student``: solutions are removed from the build (sphinx-exercise's hide_solutions);
+- ``student``: solutions are removed from the build;
 - ``instructor``: solutions are shown, open.
 
 ``make book EDITION=student`` and ``make book EDITION=instructor`` set it.
@@ -14,7 +14,6 @@ from typing import Any
 
 from docutils import nodes
 from sphinx.application import Sphinx
-from sphinx.config import Config
 
 EDITIONS = ("web", "student", "instructor")
 
@@ -26,20 +25,21 @@ def _edition() -> str:
     return edition
 
 
-def _configure(app: Sphinx, config: Config) -> None:
-    if _edition() == "student":
-        config.hide_solutions = True
-
-
-def _open_solutions(app: Sphinx, doctree: nodes.document, docname: str) -> None:
-    if _edition() != "instructor":
-        return
-    for node in doctree.findall(nodes.Element):
-        if "solution" in node.get("classes", []) and "dropdown" in node["classes"]:
+def _apply_edition(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    # Done on the resolved doctree, after sphinx-exercise has gathered the cells between
+    # solution-start and solution-end into one node. (Its own hide_solutions option cannot
+    # be used: with gated solutions it leaves a node that no writer knows.)
+    edition = _edition()
+    for node in list(doctree.findall(nodes.Element)):
+        if "solution" not in node.get("classes", []):
+            continue
+        if edition == "student":
+            node.parent.remove(node)
+        elif edition == "instructor" and "dropdown" in node["classes"]:
             node["classes"].remove("dropdown")
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
-    app.connect("config-inited", _configure)
-    app.connect("doctree-resolved", _open_solutions)
+    _edition()  # fail early on a misspelt edition
+    app.connect("doctree-resolved", _apply_edition)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}
