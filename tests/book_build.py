@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ BUILD = ROOT / "_build" / "tests"
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 
 
+@functools.lru_cache(maxsize=None)  # each edition is built once per test run
 def build_book(edition: str = "web", builder: str = "html") -> Path:
     """Build the book as ``make book`` does, into _build/tests/<edition>-<builder>.
 

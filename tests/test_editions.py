@@ -71,3 +71,13 @@ def normalise_quotes(text: str) -> str:
     for quote in ('"', "&quot;", "\u201c", "\u201d", "'", "\u2018", "\u2019", "&#8220;", "&#8221;"):
         text = text.replace(quote, "")
     return text
+
+
+def test_launch_download_and_repository_buttons_follow_the_one_setting() -> None:
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    owner_repo = url.removeprefix("https://github.com/")
+    page = (build_book("web") / EXERCISE_PAGE).read_text()
+    assert f"https://mybinder.org/v2/gh/{owner_repo}/main?urlpath=lab/tree/book/02_componentwise.ipynb" in page
+    assert f"https://colab.research.google.com/github/{owner_repo}/blob/main/book/02_componentwise.ipynb" in page
+    assert f'href="{url}"' in page  # the repository button
+    assert "_sources/book/02_componentwise.ipynb" in page  # the .ipynb download
