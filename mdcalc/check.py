@@ -13,18 +13,20 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 from math import prod
-from typing import Any, Callable, Literal
+from typing import Any, Literal
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from mdcalc._validation import as_point, evaluate, shape_str
 from mdcalc.numeric import directional_derivative
-from mdcalc.vectorization import matrix_to_tensor, tensor_to_matrix
+from mdcalc.vectorization import matrix_to_tensor
 
 __all__ = ["CheckResult", "check_derivative", "self_check"]
 
 Reading = Callable[[np.ndarray], np.ndarray]
+NumericMethod = Literal["complex-step", "central"]
 # Above this many entries a claimed matrix is not factored into a Kronecker product.
 _KRON_DIAGNOSIS_LIMIT = 4_000_000
 
@@ -124,18 +126,18 @@ def check_derivative(
         raise ValueError("f(X) has non-finite entries (nan or inf) at this X")
     if n_directions < 1:
         raise ValueError(f"n_directions must be at least 1, got {n_directions}")
-    method = _resolve_method(f, X_, method)
-    rtol = rtol if rtol is not None else (1e-8 if method == "complex-step" else 1e-5)
+    used = _resolve_method(f, X_, method)
+    rtol = rtol if rtol is not None else (1e-8 if used == "complex-step" else 1e-5)
     out_shape, in_shape = F0.shape, X_.shape
     rng = np.random.default_rng(seed)
     directions = [rng.standard_normal(in_shape) for _ in range(n_directions)]
-    numeric = [directional_derivative(f, X_, K, method=method) for K in directions]
-    context = _Context(out_shape, in_shape, directions, numeric, rtol, method)
+    numeric = [directional_derivative(f, X_, K, method=used) for K in directions]
+    context = _Context(out_shape, in_shape, directions, numeric, rtol, used)
 
     form, reading = _read_claim(claimed, out_shape, in_shape)
     if reading is None:
         return _shape_failure(context, claimed)
-    values = [_apply(reading, K, out_shape, form) for K in directions]
+    values = [_apply(reading, K, out_shape) for K in directions]
     if isinstance(values[0], str):
         return context.result(False, np.inf, values[0], form, "shape")
     error = context.error(values)
@@ -145,12 +147,14 @@ def check_derivative(
             True,
             error,
             f"correct: the {noun} matches the numeric derivative in {n_directions} random "
-            f"directions (largest relative error {_describe_error(error)}, {method}).",
+            f"directions (largest relative error {_describe_error(error)}, {used}).",
             form,
             None,
         )
     mistake, why = _diagnose(context, claimed, form, values)
-    message = f"wrong: the {noun} does not match the derivative (largest relative error {error:.2g})."
+    message = (
+        f"wrong: the {noun} does not match the derivative (largest relative error {error:.2g})."
+    )
     return context.result(False, error, f"{message} {why}", form, mistake)
 
 
@@ -204,25 +208,28 @@ class _Context:
 
     def error(self, values: list[np.ndarray]) -> float:
         worst = 0.0
-        for got, want in zip(values, self.numeric):
+        for got, want in zip(values, self.numeric, strict=True):
             diff = float(np.abs(got - want).max(initial=0.0))
             scale = float(np.abs(want).max(initial=0.0))
             worst = max(worst, diff / scale if scale > 0 else (np.inf if diff > 0 else 0.0))
         return worst
 
-    def fits(self, reading: Reading, form: str) -> bool:
-        values = [_apply(reading, K, self.out_shape, form) for K in self.directions]
+    def fits(self, reading: Reading) -> bool:
+        """Whether DF[K] read this way matches the numeric derivative in every direction."""
+        values = [_apply(reading, K, self.out_shape) for K in self.directions]
         return not isinstance(values[0], str) and self.error(values) <= max(self.rtol, 1e-6)
 
-    def result(self, ok: bool, err: float, message: str, form: str, mistake: str | None) -> CheckResult:
+    def result(
+        self, ok: bool, err: float, message: str, form: str, mistake: str | None
+    ) -> CheckResult:
         return CheckResult(ok, err, message, form, mistake, self.method)
 
 
-def _resolve_method(f: Callable[..., Any], X: np.ndarray, method: str) -> str:
+def _resolve_method(f: Callable[..., Any], X: np.ndarray, method: str) -> NumericMethod:
     if method not in ("auto", "complex-step", "central"):
         raise ValueError(f"method must be 'auto', 'complex-step' or 'central', got {method!r}")
     if method != "auto":
-        return method
+        return "complex-step" if method == "complex-step" else "central"
     # The complex step is exact, but only for f that carries complex numbers analytically.
     K = np.random.default_rng(12345).standard_normal(X.shape)
     try:
@@ -232,7 +239,8 @@ def _resolve_method(f: Callable[..., Any], X: np.ndarray, method: str) -> str:
         return "central"
     rough = directional_derivative(f, X, K, method="central")
     scale = max(float(np.abs(rough).max(initial=0.0)), 1e-300)
-    close = np.all(np.isfinite(exact)) and np.abs(exact - rough).max(initial=0.0) <= 1e-4 * scale + 1e-10
+    gap = np.abs(exact - rough).max(initial=0.0)
+    close = np.all(np.isfinite(exact)) and gap <= 1e-4 * scale + 1e-10
     return "complex-step" if close else "central"
 
 
@@ -262,12 +270,14 @@ def _as_claim_array(claimed: Any) -> np.ndarray:
     return arr
 
 
-def _matrix_reading(M: np.ndarray, out_shape: tuple[int, ...], order: str = "F") -> Reading:
+def _matrix_reading(
+    M: np.ndarray, out_shape: tuple[int, ...], order: Literal["C", "F"] = "F"
+) -> Reading:
     """K -> unvec(M vec(K)), with vec in the given order ("F" column-major, "C" row-major)."""
     return lambda K: (M @ K.reshape(-1, order=order)).reshape(out_shape, order=order)
 
 
-def _apply(reading: Reading, K: np.ndarray, out_shape: tuple[int, ...], form: str) -> Any:
+def _apply(reading: Reading, K: np.ndarray, out_shape: tuple[int, ...]) -> Any:
     """DF[K] under a reading of the claim, or a message when it has the wrong shape."""
     value = np.asarray(reading(K))
     if value.shape != out_shape:
@@ -323,17 +333,21 @@ def _diagnose(
                 "K -> DF(X)[K] (K -> A K W)."
             )
     for mistake, reading, why in candidates:
-        if context.fits(reading, form if form != "matrix" else "tensor"):
+        if context.fits(reading):
             return mistake, why
     factor = _common_factor(values, context.numeric)
     if factor is not None:
         if np.isclose(factor, -1.0):
             return "sign", "It is off by a sign: it equals minus the derivative."
-        return "scale", f"It is off by a constant factor: it equals {factor:.6g} times the derivative."
+        return "scale", (
+            f"It is off by a constant factor: it equals {factor:.6g} times the derivative."
+        )
     return None, "The error is not one of the classic mistakes this checker knows."
 
 
-def _input_first_candidate(T: np.ndarray, out_shape: tuple[int, ...], in_shape: tuple[int, ...]) -> tuple[str, Reading, str]:
+def _input_first_candidate(
+    T: np.ndarray, out_shape: tuple[int, ...], in_shape: tuple[int, ...]
+) -> tuple[str, Reading, str]:
     n_in_axes = len(in_shape)
     # Claim read as T[j, k, i, l] = dF[i, l] / dX[j, k]: move the input axes to the back.
     as_output_first = np.moveaxis(T, tuple(range(n_in_axes)), tuple(range(-n_in_axes, 0)))
@@ -394,9 +408,10 @@ def _is_adjoint(context: _Context, claimed: Reading) -> bool:
     """<claimed(K_s), K_t> == <K_s, DF[K_t]> for all pairs s, t: claimed is DF^T."""
     for Ks in context.directions:
         image = np.asarray(claimed(Ks))
-        for Kt, dKt in zip(context.directions, context.numeric):
+        for Kt, dKt in zip(context.directions, context.numeric, strict=True):
             lhs, rhs = float(np.sum(image * Kt)), float(np.sum(Ks * dKt))
-            if abs(lhs - rhs) > max(context.rtol, 1e-6) * max(abs(rhs), 1e-300):
+            scale = float(np.linalg.norm(Ks) * np.linalg.norm(dKt))
+            if abs(lhs - rhs) > max(context.rtol, 1e-6) * max(scale, 1e-300):
                 return False
     return True
 
@@ -428,18 +443,18 @@ def _shape_failure(context: _Context, claimed: Any) -> CheckResult:
     mistake, why = "shape", ""
     if arr.shape == in_shape + out_shape and out_shape:
         mistake, reading, why = _input_first_candidate(arr, out_shape, in_shape)
-        if not context.fits(reading, "tensor"):
+        if not context.fits(reading):
             why = ("Its shape is X.shape + f(X).shape, the input indices first (sympy's "
                    "layout); even read that way its numbers are wrong.")
     elif arr.shape == (n_in, n_out) and n_out > 1:
-        if context.fits(_matrix_reading(arr.T, out_shape), "tensor"):
+        if context.fits(_matrix_reading(arr.T, out_shape)):
             mistake, why = "transpose", (
                 "It is the transpose of the vec-Jacobian (the denominator layout, one row "
                 "per input entry); this book's layout has one row per output entry.")
         else:
             why = "That is the shape of the transposed (denominator-layout) vec-Jacobian."
     elif out_shape == () and arr.shape == in_shape[::-1]:
-        if context.fits(lambda K: np.sum(arr.T * K), "gradient"):
+        if context.fits(lambda K: np.sum(arr.T * K)):
             mistake, why = "transpose", (
                 "It is the transpose of the gradient: the gradient has X's shape, entry "
                 "[j, k] = df/dX[j, k].")

@@ -8,14 +8,20 @@ are two ways of writing this one map down; :class:`Derivative` holds all views t
 from __future__ import annotations
 
 from math import prod
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from mdcalc._validation import as_matrix, is_sparse, shape_str
 from mdcalc.componentwise import check_factors, jacobian_tensor
-from mdcalc.vectorization import as_jacobian_matrix, kron_jacobian, matrix_to_tensor, tensor_to_matrix
+from mdcalc.vectorization import (
+    as_jacobian_matrix,
+    kron_jacobian,
+    matrix_to_tensor,
+    tensor_to_matrix,
+)
 
 __all__ = ["Derivative", "differential", "vjp"]
 
@@ -73,7 +79,7 @@ class Derivative:
     @classmethod
     def from_matrix(
         cls, M: ArrayLike, out_shape: tuple[int, ...], in_shape: tuple[int, ...]
-    ) -> "Derivative":
+    ) -> Derivative:
         """The derivative whose vec-Jacobian (column-major) is ``M``."""
         M_ = np.array(as_jacobian_matrix(M, out_shape, in_shape))
         return cls(
@@ -87,7 +93,7 @@ class Derivative:
     @classmethod
     def from_tensor(
         cls, T: ArrayLike, out_shape: tuple[int, ...], in_shape: tuple[int, ...]
-    ) -> "Derivative":
+    ) -> Derivative:
         """The derivative whose tensor (output indices first) is ``T``."""
         return cls.from_matrix(tensor_to_matrix(T, out_shape, in_shape), out_shape, in_shape)
 

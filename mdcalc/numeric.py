@@ -22,8 +22,8 @@ arrays scale the same way. The Jacobian returned is, of course, extra.
 
 from __future__ import annotations
 
-from math import prod
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Literal
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -80,7 +80,9 @@ def directional_derivative(
         raise ValueError(f"X is {shape_str(X_.shape)} but K is {shape_str(K_.shape)}")
     if method == "complex-step":
         return _evaluate_complex(f, X_ + 1j * COMPLEX_STEP * K_).imag / COMPLEX_STEP
-    t = float(np.cbrt(np.finfo(float).eps) * max(1.0, np.abs(X_).max()) / max(1.0, np.abs(K_).max()))
+    # The same relative step as jacobian's central differences, spread along K.
+    scale = max(1.0, float(np.abs(X_).max())) / max(1.0, float(np.abs(K_).max()))
+    t = float(np.cbrt(np.finfo(float).eps)) * scale
     return (evaluate(f, X_ + t * K_) - evaluate(f, X_ - t * K_)) / (2 * t)
 
 
@@ -140,7 +142,7 @@ def jacobian(
     complex_step = method == "complex-step"
     if complex_step:
         _evaluate_complex(f, X_.astype(complex))  # a clear TypeError if f drops the imaginary part
-    steps = None if complex_step else _central_steps(X_).reshape(-1)
+    steps = _central_steps(X_).reshape(-1)  # used by the central method only
 
     def perturbed(cols: np.ndarray, sign: float = 1.0) -> np.ndarray:
         """A stack of copies of X, copy b with entry cols[b] (row-major index) moved."""
@@ -165,10 +167,10 @@ def jacobian(
     call = _stacked_call(f, X_, out_shape, complex_step) or one_by_one
     itemsize = 16 if complex_step else 8
     per_perturbation = itemsize * (n_in + n_out) * (1 if complex_step else 2)
-    J = np.empty((n_out, n_in))  # row-major flat output index x row-major flat input index
+    flat = np.empty((n_out, n_in))  # row-major flat output index x row-major flat input index
     for cols in _batches(n_in, per_perturbation, max_memory):
-        J[:, cols] = derivative_rows(cols, call).T
-    J = J.reshape(out_shape + X_.shape)
+        flat[:, cols] = derivative_rows(cols, call).T
+    J = flat.reshape(out_shape + X_.shape)
     if complex_step:
         _verify_analytic(f, X_, J)
     return J

@@ -13,7 +13,7 @@ BUILD = ROOT / "_build" / "tests"
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 
 
-@functools.lru_cache(maxsize=None)  # each edition is built once per test run
+@functools.cache  # each edition is built once per test run
 def build_book(edition: str = "web", builder: str = "html") -> Path:
     """Build the book as ``make book`` does, into _build/tests/<edition>-<builder>.
 
@@ -27,5 +27,6 @@ def build_book(edition: str = "web", builder: str = "html") -> Path:
            "--all", "-W", "-n", "--keep-going"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
+        log = f"{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{log}")
     return out / "_build" / builder

@@ -49,7 +49,8 @@ def test_handout_holds_every_chapter_on_one_page() -> None:
     for file in files:
         # every chapter's title is on the one page
         source = ROOT / file
-        source = source.with_suffix(".ipynb") if source.with_suffix(".ipynb").exists() else source.with_suffix(".md")
+        notebook = source.with_suffix(".ipynb")
+        source = notebook if notebook.exists() else source.with_suffix(".md")
         title = first_heading(source)
         assert normalise_quotes(title) in text, f"{file}: {title!r} missing from the handout"
 
@@ -59,7 +60,8 @@ def first_heading(source: Path) -> str:
 
     if source.suffix == ".ipynb":
         cells = json.loads(source.read_text())["cells"]
-        lines = [line for c in cells if c["cell_type"] == "markdown" for line in "".join(c["source"]).splitlines()]
+        markdown = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+        lines = [line for text in markdown for line in text.splitlines()]
     else:
         lines = source.read_text().splitlines()
     heading = next(line for line in lines if line.startswith("# "))
@@ -77,7 +79,8 @@ def test_launch_download_and_repository_buttons_follow_the_one_setting() -> None
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
     owner_repo = url.removeprefix("https://github.com/")
     page = (build_book("web") / EXERCISE_PAGE).read_text()
-    assert f"https://mybinder.org/v2/gh/{owner_repo}/main?urlpath=lab/tree/book/02_componentwise.ipynb" in page
-    assert f"https://colab.research.google.com/github/{owner_repo}/blob/main/book/02_componentwise.ipynb" in page
+    notebook = "book/02_componentwise.ipynb"
+    assert f"https://mybinder.org/v2/gh/{owner_repo}/main?urlpath=lab/tree/{notebook}" in page
+    assert f"https://colab.research.google.com/github/{owner_repo}/blob/main/{notebook}" in page
     assert f'href="{url}"' in page  # the repository button
     assert "_sources/book/02_componentwise.ipynb" in page  # the .ipynb download

@@ -65,7 +65,8 @@ def test_non_numeric_input_is_refused():
 
 def test_function_that_returns_no_array():
     X = np.ones((2, 2))
-    for f, kind in [(lambda X: None, "NoneType"), (lambda X: X.tolist(), "list"), (lambda X: "x", "str")]:
+    bad = [(lambda X: None, "NoneType"), (lambda X: X.tolist(), "list"), (lambda X: "x", "str")]
+    for f, kind in bad:
         with pytest.raises(TypeError, match=f"got {kind}"):
             jacobian(f, X)
         with pytest.raises(TypeError, match=f"got {kind}"):

@@ -15,7 +15,7 @@ import http.server
 import shutil
 import threading
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.error import HTTPError
 from urllib.parse import unquote, urldefrag, urlparse
 from urllib.request import urlopen
@@ -127,7 +127,8 @@ class PageVisit:
         )
 
     def links(self) -> list[str]:
-        return self.page.evaluate("() => Array.from(document.querySelectorAll('a[href]'), a => a.href)")
+        return self.page.evaluate(
+            "() => Array.from(document.querySelectorAll('a[href]'), a => a.href)")
 
     def close(self) -> None:
         self.context.close()
@@ -158,7 +159,8 @@ def test_every_page_works_offline(site: Path, server: str, browser) -> None:
                     problem = check_link(link, checked_links)
                     if problem:
                         problems.append(f"{rel}: link {link}: {problem}")
-            visit.page.screenshot(path=str(shots / (rel.replace("/", "__") + ".png")), full_page=True)
+            shot = shots / (rel.replace("/", "__") + ".png")
+            visit.page.screenshot(path=str(shot), full_page=True)
         finally:
             visit.close()
     assert not problems, "\n".join(problems)
