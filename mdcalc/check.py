@@ -66,8 +66,8 @@ class CheckResult:
         return self.ok
 
     def __str__(self) -> str:
-        # Wrapped for reading in a terminal or a notebook; .message keeps one line.
-        return textwrap.fill(self.message, width=88)
+        # Wrapped to fit the book's code column (about 76 characters); .message keeps one line.
+        return textwrap.fill(self.message, width=76)
 
 
 def check_derivative(

@@ -26,8 +26,9 @@ vec orders.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from math import prod
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -286,7 +287,7 @@ def from_sympy(
     >>> g
     array([2., 0., 0.])
     """
-    import sympy as sp
+    import sympy as sp  # type: ignore[import-untyped]
 
     if (out_shape is None) != (in_shape is None):
         raise ValueError("give both out_shape and in_shape, or neither")
@@ -321,13 +322,13 @@ def from_sympy(
 
 
 def _is_matrix_like(expr: Any) -> bool:
-    import sympy as sp
+    import sympy as sp  # type: ignore[import-untyped]
 
     return isinstance(expr, (sp.MatrixBase, sp.MatrixExpr))
 
 
 def _substitutions(derivative: Any, values: Mapping[Any, ArrayLike]) -> dict[Any, Any]:
-    import sympy as sp
+    import sympy as sp  # type: ignore[import-untyped]
 
     subs: dict[Any, Any] = {}
     for symbol, value in values.items():
@@ -354,7 +355,7 @@ def _substitutions(derivative: Any, values: Mapping[Any, ArrayLike]) -> dict[Any
                     f"{arr.shape}"
                 )
             subs[symbol] = sp.sympify(arr.item())
-    free = getattr(derivative, "free_symbols", set())
+    free: set[Any] = getattr(derivative, "free_symbols", set())
     missing = sorted(str(s) for s in free if s not in subs)
     if missing:
         raise ValueError(f"no value given for the symbol(s) {', '.join(missing)}")
@@ -362,7 +363,7 @@ def _substitutions(derivative: Any, values: Mapping[Any, ArrayLike]) -> dict[Any
 
 
 def _evaluate(derivative: Any, subs: Mapping[Any, Any]) -> np.ndarray:
-    import sympy as sp
+    import sympy as sp  # type: ignore[import-untyped]
 
     expr = sp.sympify(derivative) if not isinstance(derivative, sp.Basic) else derivative
     expr = expr.xreplace(dict(subs)).doit()

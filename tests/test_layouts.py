@@ -11,7 +11,7 @@ from math import prod
 
 import numpy as np
 import pytest
-import sympy as sp
+import sympy as sp  # type: ignore[import-untyped]
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -257,7 +257,8 @@ def test_from_sympy_scalar_functions():
     X = sp.MatrixSymbol("X", 4, 2)
     A, B = sp.MatrixSymbol("A", 2, 4), sp.MatrixSymbol("B", 2, 2)
     rng = np.random.default_rng(1)
-    A_, B_, X_ = rng.standard_normal((2, 4)), rng.standard_normal((2, 2)), rng.standard_normal((4, 2))
+    A_, B_ = rng.standard_normal((2, 4)), rng.standard_normal((2, 2))
+    X_ = rng.standard_normal((4, 2))
     D = sp.Trace(A * X * B).diff(X)  # sympy: A^T B^T, shaped like X
     G = from_sympy(D, {A: A_, B: B_}, out_shape=(), in_shape=(4, 2))
     assert np.allclose(G, A_.T @ B_.T)
@@ -288,7 +289,8 @@ def test_from_sympy_scalar_zero_becomes_a_zero_array():
     D = sp.log(sp.Determinant(X)).diff(X)  # sympy 1.14: a silent, wrong 0
     Z = from_sympy(D, {X: np.eye(2)}, out_shape=(), in_shape=(2, 2))
     assert np.array_equal(Z, np.zeros((2, 2)))
-    assert np.array_equal(from_sympy(sp.S.Zero, {}, out_shape=(2,), in_shape=(3,)), np.zeros((2, 3)))
+    zero = from_sympy(sp.S.Zero, {}, out_shape=(2,), in_shape=(3,))
+    assert np.array_equal(zero, np.zeros((2, 3)))
 
 
 def test_from_sympy_errors():
