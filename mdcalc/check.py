@@ -49,8 +49,8 @@ class CheckResult:
         or ``"unrecognised"`` (wrong shape).
     mistake : str or None
         A short name of the recognised mistake (``"row-major"``, ``"input-first"``,
-        ``"transpose"``, ``"kronecker-factor"``, ``"adjoint"``, ``"sign"``, ``"scale"``,
-        ``"shape"``), ``None`` when correct or not recognised.
+        ``"transpose"``, ``"kronecker-factor"``, ``"adjoint"``, ``"zero"``, ``"sign"``,
+        ``"scale"``, ``"shape"``), ``None`` when correct or not recognised.
     method : str
         The numeric method used: ``"complex-step"`` or ``"central"``.
     """
@@ -335,6 +335,11 @@ def _diagnose(
     for mistake, reading, why in candidates:
         if context.fits(reading):
             return mistake, why
+    if all(not np.any(value) for value in values):
+        return "zero", (
+            "It is zero in every direction, and the derivative is not: a symbolic tool "
+            "that cannot differentiate an expression sometimes returns 0 without a warning."
+        )
     factor = _common_factor(values, context.numeric)
     if factor is not None:
         if np.isclose(factor, -1.0):
@@ -466,7 +471,7 @@ def _shape_failure(context: _Context, claimed: Any) -> CheckResult:
             f"for each pair (output entry, input entry); an array of shape "
             f"{shape_str(arr.shape)} holds only {arr.size} numbers."
         )
-        if len(out_shape) == 2 and len(in_shape) == 2:
+        if len(in_shape) == 2 and arr.shape == out_shape:  # shaped like Z, as "A W" is
             why += (
                 " This is why the tempting 'dZ/dH = A W' for Z = A H W is wrong even when "
                 "the product A W exists: A and W meet in dZ[i,l]/dH[j,k] = A[i,j] W[k,l], "

@@ -142,3 +142,11 @@ def test_large_input_is_checked_without_building_the_jacobian(rng):
     f = lambda H: A @ H @ W  # noqa: E731
     assert check_derivative(f, H, differential(A, W))
     assert not check_derivative(f, H, lambda K: A @ K @ W.T)
+
+
+def test_zero_claim_is_named(rng):
+    """sympy 1.14 returns 0 for d log det X / dX: the checker says what that is."""
+    X = rng.standard_normal((3, 3)) + 3 * np.eye(3)
+    result = check_derivative(lambda X: np.log(np.linalg.det(X)), X, np.zeros((3, 3)))
+    assert not result and result.mistake == "zero"
+    assert check_derivative(lambda X: np.log(np.linalg.det(X)), X, np.linalg.inv(X).T)
