@@ -6,12 +6,25 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_matrix", "as_vector", "as_point", "evaluate", "shape_str", "is_sparse"]
+__all__ = [
+    "as_matrix",
+    "as_vector",
+    "as_point",
+    "c_contiguous",
+    "evaluate",
+    "shape_str",
+    "is_sparse",
+]
 
 
 def shape_str(shape: tuple[int, ...]) -> str:
     """Write a shape the way the book does: ``(3, 4)`` becomes ``3x4``."""
     return "x".join(str(n) for n in shape) if shape else "scalar"
+
+
+def c_contiguous(a: np.ndarray) -> np.ndarray:
+    """``a`` in C order, copied only if needed (unlike np.ascontiguousarray, 0-d stays 0-d)."""
+    return np.asarray(a, order="C")
 
 
 def is_sparse(X: Any) -> bool:

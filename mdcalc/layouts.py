@@ -33,11 +33,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from mdcalc._validation import shape_str
+from mdcalc._validation import c_contiguous, shape_str
+from mdcalc.vectorization import matrix_to_tensor, tensor_to_matrix
 
 __all__ = [
-    "input_first_to_output_first",
-    "output_first_to_input_first",
     "sympy_order_to_book",
     "book_to_sympy_order",
     "from_sympy",
@@ -85,11 +84,6 @@ def _expect(name: str, arr: np.ndarray, expected: tuple[int, ...], what: str) ->
         )
 
 
-def _c(a: np.ndarray) -> np.ndarray:
-    """A C-contiguous array (unlike np.ascontiguousarray, a 0-d array stays 0-d)."""
-    return np.asarray(a, order="C")
-
-
 def _move(T: np.ndarray, n_front: int, n_back: int) -> np.ndarray:
     if n_front + n_back != T.ndim or n_front < 0 or n_back < 0:
         raise ValueError(
@@ -97,70 +91,12 @@ def _move(T: np.ndarray, n_front: int, n_back: int) -> np.ndarray:
             f"{n_back} trailing axes"
         )
     order = tuple(range(n_front, T.ndim)) + tuple(range(n_front))
-    return _c(T.transpose(order))
+    return c_contiguous(T.transpose(order))
 
 
 # --------------------------------------------------------------------------------------
 # variable first (sympy) and output first (this book, JAX, PyTorch, autograd)
 # --------------------------------------------------------------------------------------
-
-
-def input_first_to_output_first(T: ArrayLike, in_ndim: int) -> np.ndarray:
-    """Move the first ``in_ndim`` axes (the variable's, sympy's order) to the back.
-
-    Parameters
-    ----------
-    T : array_like
-        A derivative with the variable's axes first.
-    in_ndim : int
-        How many leading axes belong to the variable (2 for a matrix).
-
-    Returns
-    -------
-    numpy.ndarray
-        The same numbers with the variable's axes last.
-
-    Raises
-    ------
-    ValueError
-        If ``in_ndim`` is negative or larger than ``T.ndim``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from mdcalc.layouts import input_first_to_output_first
-    >>> D = np.zeros((2, 3, 4, 5))       # X is 2x3, F is 4x5, variable first
-    >>> input_first_to_output_first(D, in_ndim=2).shape
-    (4, 5, 2, 3)
-    """
-    T_ = np.asarray(T)
-    return _move(T_, in_ndim, T_.ndim - in_ndim)
-
-
-def output_first_to_input_first(T: ArrayLike, in_ndim: int) -> np.ndarray:
-    """Move the last ``in_ndim`` axes (the variable's) to the front: sympy's order.
-
-    Parameters
-    ----------
-    T : array_like
-        A derivative in the book's layout (output axes first).
-    in_ndim : int
-        How many trailing axes belong to the variable.
-
-    Returns
-    -------
-    numpy.ndarray
-        The same numbers with the variable's axes first.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from mdcalc.layouts import output_first_to_input_first
-    >>> output_first_to_input_first(np.zeros((4, 5, 2, 3)), in_ndim=2).shape
-    (2, 3, 4, 5)
-    """
-    T_ = np.asarray(T)
-    return _move(T_, T_.ndim - in_ndim, in_ndim)
 
 
 def sympy_order_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
@@ -304,7 +240,7 @@ def from_sympy(
             return arr  # a scalar f's derivative: already the gradient, shaped like X
         if arr.ndim == 0:
             return arr
-        return input_first_to_output_first(arr, in_ndim)
+        return _move(arr, in_ndim, arr.ndim - in_ndim)
 
     out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
     n_out, n_in = prod(out_), prod(in_)
@@ -537,10 +473,7 @@ def column_major_to_book(M: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.
     >>> bool(np.array_equal(J, jacobian_tensor(A, W)))
     True
     """
-    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
-    M_ = np.asarray(M)
-    _expect("M", M_, (prod(out_), prod(in_)), "a vec-Jacobian (F.size, X.size)")
-    return _c(M_.reshape(out_ + in_, order="F"))
+    return matrix_to_tensor(M, _shape("out_shape", out_shape), _shape("in_shape", in_shape))
 
 
 def book_to_column_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
@@ -558,10 +491,7 @@ def book_to_column_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.
     >>> bool(np.array_equal(M, np.kron(W.T, A)))        # W^T ⊗ A
     True
     """
-    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
-    J_ = np.asarray(J)
-    _expect("J", J_, out_ + in_, "the book's tensor (F.shape + X.shape)")
-    return _c(J_.reshape((prod(out_), prod(in_)), order="F"))
+    return tensor_to_matrix(J, _shape("out_shape", out_shape), _shape("in_shape", in_shape))
 
 
 def row_major_to_book(M: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
@@ -598,7 +528,7 @@ def row_major_to_book(M: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
     out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
     M_ = np.asarray(M)
     _expect("M", M_, (prod(out_), prod(in_)), "a vec-Jacobian (F.size, X.size)")
-    return _c(M_.reshape(out_ + in_))
+    return c_contiguous(M_.reshape(out_ + in_))
 
 
 def book_to_row_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
@@ -619,7 +549,7 @@ def book_to_row_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
     out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
     J_ = np.asarray(J)
     _expect("J", J_, out_ + in_, "the book's tensor (F.shape + X.shape)")
-    return _c(J_.reshape(prod(out_), prod(in_)))
+    return c_contiguous(J_.reshape(prod(out_), prod(in_)))
 
 
 def commutation_matrix(m: int, n: int) -> np.ndarray:
@@ -725,8 +655,8 @@ def numerator_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
     D_ = np.asarray(D)
     _expect("D", D_, _numerator_shape(out_, in_), "a numerator-layout derivative")
     if _layout_kind(out_, in_, "numerator") == "vector":
-        return _c(D_.reshape(out_ + in_))
-    return _c(D_.T)
+        return c_contiguous(D_.reshape(out_ + in_))
+    return c_contiguous(D_.T)
 
 
 def book_to_numerator(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
@@ -744,8 +674,8 @@ def book_to_numerator(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
     shape = _numerator_shape(out_, in_)  # raises for cases the layout does not name
     _expect("J", J_, out_ + in_, "the book's tensor (F.shape + X.shape)")
     if _layout_kind(out_, in_, "numerator") == "vector":
-        return _c(J_.reshape(shape))
-    return _c(J_.T)
+        return c_contiguous(J_.reshape(shape))
+    return c_contiguous(J_.T)
 
 
 def denominator_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
@@ -787,8 +717,8 @@ def denominator_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.n
     n_rows, n_cols = _numerator_shape(out_, in_)
     _expect("D", D_, (n_cols, n_rows), "a denominator-layout derivative")
     if _layout_kind(out_, in_, "denominator") == "vector":
-        return _c(D_.T.reshape(out_ + in_))
-    return _c(D_)
+        return c_contiguous(D_.T.reshape(out_ + in_))
+    return c_contiguous(D_)
 
 
 def book_to_denominator(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
@@ -803,4 +733,4 @@ def book_to_denominator(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.n
            [2],
            [3]])
     """
-    return _c(book_to_numerator(J, out_shape, in_shape).T)
+    return c_contiguous(book_to_numerator(J, out_shape, in_shape).T)

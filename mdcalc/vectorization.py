@@ -12,7 +12,7 @@ from math import prod
 import numpy as np
 from numpy.typing import ArrayLike
 
-from mdcalc._validation import as_matrix, as_vector, shape_str
+from mdcalc._validation import as_matrix, as_vector, c_contiguous, shape_str
 from mdcalc.componentwise import check_factors
 
 __all__ = [
@@ -64,7 +64,7 @@ def unvec(x: ArrayLike, shape: tuple[int, int]) -> np.ndarray:
             f"cannot unvec a vector of length {arr.size} into shape {tuple(shape)}: "
             "the shape must be two numbers whose product is the length"
         )
-    return np.ascontiguousarray(arr.reshape(shape, order="F"))
+    return c_contiguous(arr.reshape(shape, order="F"))
 
 
 def basis_matrix(k: int, l: int, shape: tuple[int, int]) -> np.ndarray:
@@ -161,7 +161,7 @@ def tensor_to_matrix(
     """
     arr = np.asarray(J)
     n_out, n_in = _check_tensor_shapes(arr.shape, out_shape, in_shape)
-    return np.ascontiguousarray(arr.reshape((n_out, n_in), order="F"))
+    return c_contiguous(arr.reshape((n_out, n_in), order="F"))
 
 
 def matrix_to_tensor(
@@ -179,7 +179,7 @@ def matrix_to_tensor(
     True
     """
     arr = as_jacobian_matrix(M, out_shape, in_shape)
-    return np.ascontiguousarray(arr.reshape(tuple(out_shape) + tuple(in_shape), order="F"))
+    return c_contiguous(arr.reshape(tuple(out_shape) + tuple(in_shape), order="F"))
 
 
 def as_jacobian_matrix(
