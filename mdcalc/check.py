@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from mdcalc._validation import as_point, evaluate, shape_str
+from mdcalc.layouts import sympy_order_to_book
 from mdcalc.numeric import directional_derivative
 from mdcalc.vectorization import matrix_to_tensor
 
@@ -353,12 +354,11 @@ def _diagnose(
 def _input_first_candidate(
     T: np.ndarray, out_shape: tuple[int, ...], in_shape: tuple[int, ...]
 ) -> tuple[str, Reading, str]:
-    n_in_axes = len(in_shape)
-    # Claim read as T[j, k, i, l] = dF[i, l] / dX[j, k]: move the input axes to the back.
-    as_output_first = np.moveaxis(T, tuple(range(n_in_axes)), tuple(range(-n_in_axes, 0)))
+    # Claim read as T[j, k, i, l] = dF[i, l] / dX[j, k], sympy's order.
+    as_output_first = sympy_order_to_book(T, out_shape, in_shape)
     return (
         "input-first",
-        lambda K: np.tensordot(as_output_first, K, axes=n_in_axes),
+        lambda K: np.tensordot(as_output_first, K, axes=len(in_shape)),
         "It has the right numbers with the input indices first (sympy's layout, "
         f"X.shape + f(X).shape = {in_shape + out_shape}); this book, like JAX and PyTorch, "
         f"puts the output indices first (f(X).shape + X.shape = {out_shape + in_shape}). "

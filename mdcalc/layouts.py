@@ -130,9 +130,16 @@ def sympy_order_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.n
     >>> J.shape, bool(J[3, 0, 1, 2] == D[1, 2, 3, 0])
     ((4, 1, 2, 3), True)
     """
+    return _variable_first_to_book("D", D, out_shape, in_shape, "a derivative in sympy's order")
+
+
+def _variable_first_to_book(
+    name: str, D: ArrayLike, out_shape: Shape, in_shape: Shape, what: str
+) -> np.ndarray:
+    """Check ``D.shape == in_shape + out_shape`` and move the variable's axes to the back."""
     out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
     D_ = np.asarray(D)
-    _expect("D", D_, in_ + out_, "a derivative in sympy's order (X.shape + F.shape)")
+    _expect(name, D_, in_ + out_, f"{what} (X.shape + F.shape)")
     return _move(D_, len(in_), len(out_))
 
 
@@ -409,10 +416,8 @@ def single_entry_grid_to_book(G: ArrayLike, out_shape: Shape, in_shape: Shape) -
     >>> bool(np.array_equal(J, jacobian_tensor(A, W)))
     True
     """
-    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
-    G_ = np.asarray(G)
-    _expect("G", G_, in_ + out_, "a grid of dF/dX_kl (X.shape + F.shape)")
-    return _move(G_, len(in_), len(out_))
+    # The grid is laid out variable first, exactly as sympy's order is.
+    return _variable_first_to_book("G", G, out_shape, in_shape, "a grid of dF/dX_kl")
 
 
 def book_to_single_entry_grid(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
@@ -431,10 +436,7 @@ def book_to_single_entry_grid(J: ArrayLike, out_shape: Shape, in_shape: Shape) -
     array([[2., 0., 4.],
            [4., 0., 8.]])
     """
-    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
-    J_ = np.asarray(J)
-    _expect("J", J_, out_ + in_, "the book's tensor (F.shape + X.shape)")
-    return _move(J_, len(out_), len(in_))
+    return book_to_sympy_order(J, out_shape, in_shape)  # the same variable-first layout
 
 
 # --------------------------------------------------------------------------------------
