@@ -14,7 +14,7 @@ Conventions: Jacobians put output indices first (``f(X).shape + X.shape``), and
 :func:`vec` stacks columns.
 """
 
-from mdcalc import layouts
+from mdcalc import layouts, notation
 from mdcalc.check import CheckResult, check_derivative, self_check
 from mdcalc.componentwise import jacobian_tensor
 from mdcalc.differential import Derivative, differential, vjp
@@ -39,6 +39,7 @@ __all__ = [
     "jacobian_tensor",
     "kron_jacobian",
     "layouts",
+    "notation",
     "matrix_to_tensor",
     "tensor_to_matrix",
     "self_check",

@@ -40,6 +40,7 @@ __all__ = [
     "sympy_order_to_book",
     "book_to_sympy_order",
     "from_sympy",
+    "evaluate",
     "single_entry_grid",
     "single_entry_grid_to_book",
     "book_to_single_entry_grid",
@@ -262,6 +263,41 @@ def from_sympy(
         f"shape {_described(out_)} and a variable of shape {_described(in_)} have "
         f"{n_out} x {n_in} = {n_out * n_in} partial derivatives"
     )
+
+
+def evaluate(expr: Any, values: Mapping[Any, ArrayLike]) -> np.ndarray:
+    """The numeric value of a sympy expression (matrix or scalar) at the given values.
+
+    The same evaluation :func:`from_sympy` uses, without any reordering of axes: for
+    checking a displayed formula (a Kronecker product, a trace) against numbers.
+
+    Parameters
+    ----------
+    expr : sympy expression
+        Built from ``MatrixSymbol`` s (and scalar symbols) with sympy's matrix operations.
+    values : mapping
+        A numeric value for every symbol in ``expr`` (``MatrixSymbol`` -> array).
+
+    Returns
+    -------
+    numpy.ndarray
+        Float array with the shape of ``expr`` (0-d for a scalar).
+
+    Raises
+    ------
+    ValueError
+        If a symbol has no value or a value of the wrong shape, or the result is not real.
+
+    Examples
+    --------
+    >>> import numpy as np, sympy as sp
+    >>> from mdcalc.layouts import evaluate
+    >>> A = sp.MatrixSymbol("A", 2, 2); W = sp.MatrixSymbol("W", 2, 3)
+    >>> M = evaluate(sp.KroneckerProduct(W.T, A), {A: np.eye(2), W: np.ones((2, 3))})
+    >>> M.shape
+    (6, 4)
+    """
+    return _evaluate(expr, _substitutions(expr, values))
 
 
 def _is_matrix_like(expr: Any) -> bool:
