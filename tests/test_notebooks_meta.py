@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,123 @@ def test_notebook_installs_mdcalc_from_the_configured_repository(notebook: Path)
     first = "".join(code[0]["source"])
     assert f"%pip install --quiet git+{url}" in first
     assert "remove-cell" in code[0]["metadata"].get("tags", [])
+
+
+# --------------------------------------------------------------------------------------
+# Displayed formulas come from checked code (issue 9): a key formula is glued from the
+# object its check evaluates, never typed in a markdown cell, so that editing it alone
+# changes a committed output (nbval fails) and editing its code fails the check.
+# --------------------------------------------------------------------------------------
+
+# ```{glue:math} name   and   {glue:text}`name:format`
+GLUE_DIRECTIVE = re.compile(r"```\{glue(?::\w+)?\}[ \t]+(\S+)")
+GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`([^`:]+)")
+
+
+def _cells(notebook: Path, kind: str) -> list[dict]:
+    return [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == kind]
+
+
+def _glued_names(notebook: Path) -> list[str]:
+    names = []
+    for cell in _cells(notebook, "code"):
+        for output in cell.get("outputs", []):
+            scrapbook = output.get("metadata", {}).get("scrapbook", {})
+            if "name" in scrapbook:
+                names.append(scrapbook["name"])
+    return names
+
+
+def _glue_references(notebook: Path) -> set[str]:
+    text = "\n".join("".join(c["source"]) for c in _cells(notebook, "markdown"))
+    return set(GLUE_DIRECTIVE.findall(text)) | set(GLUE_ROLE.findall(text))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_boxed_formula_is_typed_by_hand(notebook: Path) -> None:
+    for cell in _cells(notebook, "markdown"):
+        assert "\\boxed" not in "".join(cell["source"]), (
+            "a boxed (key) formula is typed in a markdown cell: glue it from the code that "
+            "checks it (mdcalc.notation.glue_math) and show it with {glue:math}"
+        )
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_glue_reference_is_glued_in_the_same_notebook(notebook: Path) -> None:
+    glued = set(_glued_names(notebook))
+    missing = _glue_references(notebook) - glued
+    assert not missing, f"{notebook.name} shows glued names that no cell glues: {missing}"
+
+
+def test_glue_names_are_unique_across_the_book() -> None:
+    names = [name for notebook in NOTEBOOKS for name in _glued_names(notebook)]
+    repeated = {name for name in names if names.count(name) > 1}
+    assert not repeated, f"glued more than once: {sorted(repeated)}"
+
+
+# The key formulas: the three answers, the thread's notations, the GCN gradients and every
+# gallery entry. Each must be shown from a glued (checked) object.
+KEY_FORMULAS = {
+    "01_the_question.ipynb": {
+        "ch1-tensor", "ch1-kron", "ch1-map", "ch1-thread-question", "ch1-thread-table",
+        "ch1-thread-answer1", "ch1-thread-answer2", "ch1-thread-answer3",
+    },
+    "02_componentwise.ipynb": {"ch2-componentwise", "ch2-thread-entry", "ch2-thread-boxed"},
+    "03_basis_vectors_and_vec.ipynb": {
+        "ch3-single-entry", "ch3-dz-dhkl", "ch3-extraction", "ch3-kron-jacobian", "ch3-names",
+    },
+    "04_total_differential.ipynb": {
+        "ch4-linear-map", "ch4-thread-linear-map", "ch4-thread-mixed", "ch4-settled",
+        "ch4-thread-kron", "ch4-contraction", "ch4-views",
+    },
+    "05_conventions.ipynb": {"ch5-cookbook", "ch5-commutation", "ch5-table-positions"},
+    "06_backpropagation.ipynb": {"ch6-g", "ch6-trace-chain", "ch6-gcn-gradients"},
+    "07_gallery.ipynb": {
+        f"ch7-{entry}"
+        for entry in (
+            "inverse", "gram", "square", "transpose", "hadamard", "tanh", "trace", "logdet",
+            "det", "det-adjugate", "xw", "quadratic",
+        )
+    },
+}
+
+
+def test_every_key_formula_is_shown_from_a_glued_object() -> None:
+    assert set(KEY_FORMULAS) == {notebook.name for notebook in NOTEBOOKS}
+    for notebook in NOTEBOOKS:
+        shown = _glue_references(notebook) & set(_glued_names(notebook))
+        missing = KEY_FORMULAS[notebook.name] - shown
+        assert not missing, f"{notebook.name}: key formulas not glued and shown: {missing}"
+
+
+# --------------------------------------------------------------------------------------
+# Plumbing out of the reader's way (issue 9, item 5)
+# --------------------------------------------------------------------------------------
+
+CODE_COLUMNS = 76
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_fits_the_page_and_shows_no_linter_comments(notebook: Path) -> None:
+    for cell in _cells(notebook, "code"):
+        if "remove-cell" in cell["metadata"].get("tags", []):
+            continue  # never shown (the Colab install line)
+        source = "".join(cell["source"])
+        assert "noqa" not in source, f"a visible '# noqa' in {notebook.name}: {source[:60]!r}"
+        for line in source.splitlines():
+            assert len(line) <= CODE_COLUMNS, f"{notebook.name}: {line!r} is {len(line)} long"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_figure_is_named_captioned_folded_and_described(notebook: Path) -> None:
+    for cell in _cells(notebook, "code"):
+        if not any("image/png" in o.get("data", {}) for o in cell.get("outputs", [])):
+            continue
+        meta = cell["metadata"]
+        figure = meta.get("mystnb", {}).get("figure", {})
+        alt = meta.get("mystnb", {}).get("image", {}).get("alt", "")
+        head = "".join(cell["source"])[:60]
+        assert figure.get("name", "").startswith("fig-"), f"{notebook.name}: {head!r}"
+        assert figure.get("caption"), f"no caption: {notebook.name}: {head!r}"
+        assert len(alt.split()) >= 5, f"alt text must say what it shows: {head!r}"
+        assert "hide-input" in meta.get("tags", []), f"plotting code not folded: {head!r}"
