@@ -10,7 +10,8 @@ editing the check:
 - :func:`to_latex` writes a sympy matrix expression the way the book does (``W^\\top``,
   ``\\otimes``, ``\\odot``), and :func:`mdcalc.layouts.evaluate` evaluates the same expression;
 - :func:`glue_math` hands the LaTeX to MyST-NB's ``glue`` (shown in the page with
-  ``{glue:math}``), or displays it where MyST-NB is not installed (e.g. on Colab).
+  ``{glue:math}``), or displays it where MyST-NB is not installed (e.g. on Colab), and
+  :func:`glue_markdown` does the same for a table (``{glue:md}``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-__all__ = ["index_formula", "index_product", "to_latex", "glue_math"]
+__all__ = ["index_formula", "index_product", "to_latex", "glue_math", "glue_markdown"]
 
 # Factor names that stand for the identity matrix: written as a Kronecker delta.
 _IDENTITY_NAMES = frozenset({"I", "eye", "delta"})
@@ -161,11 +162,27 @@ def glue_math(name: str, latex: str) -> None:
     without MyST-NB (Colab, a bare Jupyter), the formula is displayed in the cell instead,
     so a reader never loses it.
     """
-    from IPython.display import Math, display
+    from IPython.display import Math
+
+    _glue(name, Math(latex))
+
+
+def glue_markdown(name: str, text: str) -> None:
+    """Store Markdown (a table built from checked objects) under ``name`` for ``{glue:md}``.
+
+    Like :func:`glue_math`: displayed in the cell where MyST-NB is not installed.
+    """
+    from IPython.display import Markdown
+
+    _glue(name, Markdown(text))
+
+
+def _glue(name: str, obj: Any) -> None:
+    from IPython.display import display
 
     try:
         from myst_nb import glue
     except ImportError:
-        display(Math(latex))
+        display(obj)
         return
-    glue(name, Math(latex), display=False)
+    glue(name, obj, display=False)
