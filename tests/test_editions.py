@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -84,3 +85,164 @@ def test_launch_download_and_repository_buttons_follow_the_one_setting() -> None
     assert f"https://colab.research.google.com/github/{owner_repo}/blob/main/{notebook}" in page
     assert f'href="{url}"' in page  # the repository button
     assert "_sources/book/02_componentwise.ipynb" in page  # the .ipynb download
+
+
+# --- The student edition leaks no solution ------------------------------------------------
+#
+# "A solution's text" is every run of SHINGLE consecutive words of a solution in the
+# instructor build (its prose, math, code and outputs) that appears nowhere else in the
+# instructor build; none of them may appear in any file of the student build. Words are
+# compared, not markup, so that the same text is found in a page, a notebook's JSON or a
+# Markdown source alike.
+
+SHINGLE = 6
+WORD = re.compile(r"[A-Za-z0-9_]+")
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in WORD.findall(text)]
+
+
+def shingles(text: str) -> set[tuple[str, ...]]:
+    w = words(text)
+    return {tuple(w[i:i + SHINGLE]) for i in range(len(w) - SHINGLE + 1)}
+
+
+def split_solutions(page: Path) -> tuple[list[str], str]:
+    """The text of each solution on an HTML page, and the page's text without them."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    solutions = []
+    for node in soup.select("div.solution"):
+        body = node.select_one("section") or node
+        solutions.append(body.get_text(" "))
+        node.decompose()
+    return solutions, soup.get_text(" ")
+
+
+def readable_text(path: Path) -> str:
+    """What a reader (or a search engine) gets out of one file of a build."""
+    import zlib
+
+    data = path.read_bytes()
+    if path.suffix == ".inv":  # Sphinx's objects.inv: four header lines, then zlib
+        head, _, body = data.partition(b"zlib.\n")
+        return (head + zlib.decompress(body)).decode("utf-8", "replace")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""  # images and fonts
+    if path.suffix == ".html":
+        from bs4 import BeautifulSoup
+
+        return BeautifulSoup(text, "html.parser").get_text(" ")
+    if path.suffix == ".ipynb":
+        notebook = json.loads(text)
+        parts = []
+        for cell in notebook["cells"]:
+            parts.append("".join(cell["source"]))
+            for output in cell.get("outputs", []):
+                parts.append("".join(output.get("text", "")))
+                for value in output.get("data", {}).values():
+                    parts.append("".join(value) if isinstance(value, list) else str(value))
+        return "\n".join(parts)
+    return text
+
+
+@pytest.fixture(scope="module")
+def instructor_solutions() -> tuple[set[tuple[str, ...]], set[str]]:
+    """The solutions' shingles and word stems that occur nowhere else in the instructor build."""
+    site = build_book("instructor")
+    solution_texts: list[str] = []
+    elsewhere = ""
+    for page in sorted(site.rglob("*.html")):
+        found, rest = split_solutions(page)
+        solution_texts += found
+        elsewhere += "\n" + rest
+    assert len(solution_texts) >= 15, len(solution_texts)
+    other = shingles(elsewhere)
+    other_words = set(words(elsewhere))
+    unique = set()
+    for text in solution_texts:
+        own = shingles(text) - other
+        assert own, f"no text of its own in the solution: {text[:200]!r}"
+        unique |= own
+    from sphinx.search.en import SearchEnglish
+
+    # Stems, as Sphinx's search index keeps them.
+    stem = SearchEnglish({}).stem
+    other_stems = {stem(w) for w in other_words}
+    solution_stems = {stem(w) for t in solution_texts for w in words(t) if w.isalpha()}
+    return unique, solution_stems - other_stems
+
+
+def student_files() -> list[Path]:
+    """Every file the student build writes, but Sphinx's own cache (.doctrees, not published)."""
+    html = build_book("student")
+    handout = build_book("student", builder="singlehtml")
+    folders = [html, html.parent / "jupyter_execute", handout]
+    return sorted(p for folder in folders for p in folder.rglob("*")
+                  if p.is_file() and ".doctrees" not in p.parts)
+
+
+def test_student_build_holds_no_solution_text(instructor_solutions) -> None:
+    unique, _ = instructor_solutions
+    files = student_files()
+    assert any(p.suffix == ".ipynb" for p in files) and any(p.suffix == ".md" for p in files)
+    leaks = []
+    for path in files:
+        found = unique & shingles(readable_text(path))
+        if found:
+            leaks.append(f"{path}: {len(found)} runs of solution text, e.g. "
+                         f"{' '.join(sorted(found)[0])!r}")
+    assert not leaks, "\n".join(leaks)
+
+
+def test_student_search_index_knows_no_solution_word(instructor_solutions) -> None:
+    _, stems = instructor_solutions
+
+    def terms(site: Path) -> set[str]:
+        text = (site / "searchindex.js").read_text(encoding="utf-8")
+        index = json.loads(text[text.index("(") + 1:text.rindex(")")])
+        return set(index["terms"]) | set(index["titleterms"])
+
+    in_instructor = stems & terms(build_book("instructor"))
+    assert len(in_instructor) >= 5, in_instructor  # the check has something to find
+    assert not stems & terms(build_book("student")), sorted(stems & terms(build_book("student")))
+
+
+def test_student_downloads_are_the_exercises_without_solutions() -> None:
+    site = build_book("student")
+    page = (site / EXERCISE_PAGE).read_text()
+    assert "_sources/book/02_componentwise.ipynb" in page  # the download button is there
+    notebook = json.loads((site / "_sources/book/02_componentwise.ipynb").read_text())
+    source = json.loads((ROOT / "book/02_componentwise.ipynb").read_text())
+    text = "\n".join("".join(c["source"]) for c in notebook["cells"])
+    assert "{solution" not in text
+    assert text.count("{exercise}") == "\n".join(
+        "".join(c["source"]) for c in source["cells"]).count("{exercise}") >= 3
+    assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+    assert len(notebook["cells"]) < len(source["cells"])
+
+
+def header_buttons(page: Path) -> list[str]:
+    """The href of every button in a page's header (download, launch, repository...)."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    return [a.get("href", "") for a in soup.select(".article-header-buttons a")]
+
+
+def test_student_edition_has_no_launch_or_repository_button() -> None:
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    pages = sorted(build_book("student").glob("book/*.html"))
+    assert pages
+    for page in pages:
+        hrefs = header_buttons(page)
+        assert hrefs, f"{page.name}: no header buttons found (did the theme change?)"
+        for href in hrefs:
+            for where in ("mybinder.org", "colab.research.google.com", url):
+                assert where not in href, f"{page.name}: a button opens {href}"
+    web = header_buttons(build_book("web") / EXERCISE_PAGE)
+    assert any("mybinder.org" in h for h in web) and any(url in h for h in web)
