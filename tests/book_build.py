@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build" / "tests"
@@ -15,7 +18,8 @@ JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 # Everything a build reads. When none of it changed since the last successful build of the
 # same edition and builder, that build is reused (a warm `make test` does not rebuild);
 # BOOK_REBUILD=1 forces a rebuild.
-INPUTS = ("_config.yml", "_toc.yml", "references.bib", "requirements.txt", "book", "mdcalc")
+INPUTS = ("_config.yml", "_toc.yml", "references.bib", "requirements.txt", "book", "mdcalc",
+          "_static")
 
 
 def inputs_digest(edition: str, builder: str) -> str:
@@ -57,3 +61,19 @@ def build_book(edition: str = "web", builder: str = "html") -> Path:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{log}")
     stamp.write_text(digest)
     return pages
+
+
+def chapter_titles() -> list[str]:
+    """The title (first "# " heading) of every page listed in _toc.yml, in order."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    titles = []
+    for file in files:
+        notebook = (ROOT / file).with_suffix(".ipynb")
+        if notebook.exists():
+            cells = json.loads(notebook.read_text())["cells"]
+            text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+        else:
+            text = (ROOT / file).with_suffix(".md").read_text()
+        titles.append(next(line[2:].strip() for line in text.splitlines() if line.startswith("# ")))
+    return titles

@@ -41,41 +41,6 @@ def test_unknown_edition_is_refused() -> None:
         build_book("teacher")
 
 
-def test_handout_holds_every_chapter_on_one_page() -> None:
-    handout = build_book("web", builder="singlehtml") / "book" / "intro.html"
-    text = normalise_quotes(handout.read_text())
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
-    assert len(files) >= 5
-    for file in files:
-        # every chapter's title is on the one page
-        source = ROOT / file
-        notebook = source.with_suffix(".ipynb")
-        source = notebook if notebook.exists() else source.with_suffix(".md")
-        title = first_heading(source)
-        assert normalise_quotes(title) in text, f"{file}: {title!r} missing from the handout"
-
-
-def first_heading(source: Path) -> str:
-    import json
-
-    if source.suffix == ".ipynb":
-        cells = json.loads(source.read_text())["cells"]
-        markdown = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
-        lines = [line for text in markdown for line in text.splitlines()]
-    else:
-        lines = source.read_text().splitlines()
-    heading = next(line for line in lines if line.startswith("# "))
-    return heading[2:].strip()
-
-
-def normalise_quotes(text: str) -> str:
-    """Sphinx turns straight quotes into curly ones (and HTML-escapes them): drop them all."""
-    for quote in ('"', "&quot;", "\u201c", "\u201d", "'", "\u2018", "\u2019", "&#8220;", "&#8221;"):
-        text = text.replace(quote, "")
-    return text
-
-
 def test_launch_download_and_repository_buttons_follow_the_one_setting() -> None:
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
     owner_repo = url.removeprefix("https://github.com/")

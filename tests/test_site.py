@@ -10,31 +10,18 @@ _build/tests/web-html/screenshots/.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import shutil
-import threading
 from pathlib import Path
 from collections.abc import Iterator
 from urllib.error import HTTPError
-from urllib.parse import unquote, urldefrag, urlparse
+from urllib.parse import unquote, urldefrag
 from urllib.request import urlopen
 
 import pytest
 
 from book_build import build_book
+from browser import PageVisit, launch, requires_chromium, serve
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Chromium's own background connections would be refused on a closed network.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason="Chromium not found: install it with `apt-get install chromium` to run the site tests",
-)
+pytestmark = requires_chromium
 
 
 def book_pages(html: Path) -> list[Path]:
@@ -56,82 +43,14 @@ def site() -> Path:
 
 @pytest.fixture(scope="module")
 def server(site: Path) -> Iterator[str]:
-    handler = functools.partial(QuietHandler, directory=str(site))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
+    with serve(site) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launch() as browser:
         yield browser
-        browser.close()
-
-
-class PageVisit:
-    """Open one URL with all non-local traffic blocked; collect what went wrong."""
-
-    def __init__(self, browser, allowed_scheme_host: tuple[str, str]) -> None:
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
-        self.external: list[str] = []
-        self.failed: list[str] = []
-        self.allowed = allowed_scheme_host
-        self.context.route("**/*", self._route)
-        self.page = self.context.new_page()
-        self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url} ({r.failure})"))
-        self.page.on("response", self._response)
-
-    def _route(self, route) -> None:
-        url = urlparse(route.request.url)
-        if (url.scheme, url.hostname or "") == self.allowed:
-            route.continue_()
-        else:
-            self.external.append(route.request.url)
-            route.abort()
-
-    def _response(self, response) -> None:
-        if response.status >= 400:
-            self.failed.append(f"{response.url} (HTTP {response.status})")
-
-    def open(self, url: str) -> None:
-        self.page.goto(url, wait_until="load")
-        # Sphinx loads MathJax only on pages that have math; wait for it to finish there.
-        if self.page.query_selector("script[src*='mathjax']"):
-            self.page.wait_for_function(
-                "() => window.MathJax && MathJax.startup && MathJax.startup.promise")
-            self.page.evaluate("() => MathJax.startup.promise.then(() => true)")
-
-    def math_counts(self) -> dict[str, int]:
-        return self.page.evaluate(
-            """() => ({
-                sources: document.querySelectorAll('span.math, div.math').length,
-                typeset: document.querySelectorAll('mjx-container').length,
-                errors: document.querySelectorAll('mjx-merror').length,
-            })"""
-        )
-
-    def broken_images(self) -> list[str]:
-        return self.page.evaluate(
-            "() => Array.from(document.images)"
-            ".filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
-        )
-
-    def links(self) -> list[str]:
-        return self.page.evaluate(
-            "() => Array.from(document.querySelectorAll('a[href]'), a => a.href)")
-
-    def close(self) -> None:
-        self.context.close()
 
 
 def test_every_page_works_offline(site: Path, server: str, browser) -> None:
