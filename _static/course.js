@@ -22,11 +22,16 @@ document.addEventListener("click", (event) => {
    once the page is laid out for print.) */
 window.addEventListener("beforeprint", () => {
   document.querySelectorAll('mjx-container[display="true"]').forEach((math) => {
-    if (math.scrollWidth > math.clientWidth + 1) {
+    // Measured as on screen, where the equation scrolls (so its full width counts).
+    const overflow = math.style.overflowX;
+    math.style.overflowX = "auto";
+    const [inner, outer] = [math.scrollWidth, math.clientWidth];
+    math.style.overflowX = overflow;
+    if (inner > outer + 1) {
       // MathJax sets the container's font-size itself (to match the text): scale that.
       math.dataset.printFontSize = math.style.fontSize;
       const size = parseFloat(math.style.fontSize) || 100;
-      math.style.fontSize = `${(size * math.clientWidth) / math.scrollWidth}%`;
+      math.style.fontSize = `${(0.98 * size * outer) / inner}%`;
     }
   });
 });

@@ -95,6 +95,26 @@ def load_pdf_tool():
     return module
 
 
+def test_every_equation_fits_on_paper(browser) -> None:
+    """Paper cannot scroll: laid out at the PDF's width for print, no display equation is
+    wider than the text (course.js shrinks those that would be)."""
+    tool = load_pdf_tool()
+    visit = PageVisit(browser, ("file", ""), viewport=(tool.PRINT_WIDTH_PX, 1000))
+    try:
+        visit.open(handout("instructor").as_uri())
+        visit.page.emulate_media(media="print")
+        visit.page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
+        cut = visit.page.evaluate("""() => Array.from(
+            document.querySelectorAll('mjx-container[display="true"]')).filter(m => {
+                const box = m.getBoundingClientRect();
+                const math = m.querySelector('mjx-math').getBoundingClientRect();
+                return math.left < box.left - 1 || math.right > box.right + 1;
+            }).map(m => m.textContent.slice(0, 60))""")
+        assert not cut, f"{len(cut)} equations wider than the paper, e.g. {cut[:3]}"
+    finally:
+        visit.close()
+
+
 def test_pdf_of_the_whole_book(tmp_path: Path, browser) -> None:
     pypdf = pytest.importorskip("pypdf")
     page = handout("instructor")

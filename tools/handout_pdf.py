@@ -19,6 +19,8 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
+MARGIN_MM = 12
+PRINT_WIDTH_PX = round((210 - 2 * MARGIN_MM) / 25.4 * 96)  # A4 is 210 mm wide; 96 px an inch
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update"]
 
@@ -89,13 +91,17 @@ def _print(browser, url: str, pdf: Path) -> list[str]:
         "() => MathJax.startup.promise.then(() => document.fonts.ready).then(() => true)")
     page.wait_for_function(
         "() => Array.from(document.images).every(i => i.complete)", timeout=120_000)
+    # Lay the page out at the width of the paper's text (A4 less the margins, in CSS px),
+    # so that what is measured before printing is what will be printed.
+    page.set_viewport_size({"width": PRINT_WIDTH_PX, "height": 1000})
     page.emulate_media(media="print")
     # What a browser does before printing (open folded parts, fit wide equations:
     # _static/course.js), done here once the page is laid out for paper.
     page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
     pdf.parent.mkdir(parents=True, exist_ok=True)
     page.pdf(path=str(pdf), format="A4", print_background=True,
-             margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"})
+             margin={"top": "15mm", "bottom": "15mm", "left": f"{MARGIN_MM}mm",
+                     "right": f"{MARGIN_MM}mm"})
     page.close()
     return failed
 
