@@ -17,6 +17,46 @@ document.addEventListener("click", (event) => {
   }
 });
 
+/* Wide equations and figures scroll sideways (course.css). Each scrolling box goes inside a
+   .scroll-hint that says which sides have more behind them ("left", "right", both or none),
+   kept up to date as the reader scrolls or the window changes; a figure first gets a box of
+   its own to scroll in. */
+function hint(box) {
+  if (box.parentElement.classList.contains("scroll-hint")) return box;
+  const wrapper = document.createElement("div");
+  wrapper.className = "scroll-hint";
+  box.before(wrapper);
+  wrapper.append(box);
+  const mark = () => {
+    const more = [];
+    if (box.scrollLeft > 1) more.push("left");
+    if (box.scrollLeft + box.clientWidth < box.scrollWidth - 1) more.push("right");
+    wrapper.dataset.scrolls = more.join(" ");
+  };
+  box.addEventListener("scroll", mark, { passive: true });
+  window.addEventListener("resize", mark);
+  mark();
+  return box;
+}
+
+function hintAll() {
+  document.querySelectorAll(".cell_output > img, figure img").forEach((img) => {
+    if (img.parentElement.classList.contains("figure-scroll")) return;
+    const box = document.createElement("div");
+    box.className = "figure-scroll";
+    img.before(box);
+    box.append(img);
+    hint(box);
+  });
+  document.querySelectorAll('mjx-container[display="true"]').forEach(hint);
+}
+
+window.addEventListener("load", () => {
+  // Equations take their width once MathJax has typeset them.
+  const typeset = window.MathJax?.startup?.promise ?? Promise.resolve();
+  typeset.then(hintAll);
+});
+
 /* Paper cannot scroll: before printing, shrink each display equation wider than the page
    until it fits, and restore it afterwards. (tools/handout_pdf.py sends "beforeprint" itself
    once the page is laid out for print.) */

@@ -19,7 +19,7 @@ from urllib.request import urlopen
 import pytest
 
 from book_build import build_book
-from browser import PageVisit, launch, requires_chromium, serve
+from browser import PageVisit, launch, requires_chromium, serve, wait_for_math
 
 pytestmark = requires_chromium
 
@@ -126,3 +126,130 @@ def test_site_root_opens_the_first_page(server: str, browser) -> None:
         assert "Differentiating a matrix by a matrix" in visit.page.title()
     finally:
         visit.close()
+
+
+# --- Phones and small windows -----------------------------------------------------------------
+
+PHONE, LAPTOP = (390, 844), (1366, 768)
+
+DIALOG_STATE = """() => ({
+    primary: document.getElementById('pst-primary-sidebar-modal').open,
+    secondary: document.getElementById('pst-secondary-sidebar-modal').open,
+})"""
+
+
+def visible_button(page, selector: str):
+    buttons = [b for b in page.query_selector_all(selector) if b.is_visible()]
+    assert buttons, f"no visible {selector} button"
+    return buttons[0]
+
+
+def test_navigation_opens_on_a_phone(site: Path, server: str, browser) -> None:
+    """The menu button opens the table of contents, and a chapter in it can be reached;
+    the "Contents" button opens the page's sections."""
+    visit = PageVisit(browser, ("http", "127.0.0.1"), viewport=PHONE)
+    try:
+        visit.open(f"{server}/book/02_componentwise.html")
+        visible_button(visit.page, ".primary-toggle").click()
+        visit.page.wait_for_function(
+            "() => document.getElementById('pst-primary-sidebar-modal').open", timeout=5000)
+        link = visit.page.get_by_role("link", name="Basis vectors and vec", exact=False).first
+        assert link.is_visible()
+        link.click()
+        visit.page.wait_for_url("**/book/03_basis_vectors_and_vec.html")
+        wait_for_math(visit.page)
+        visible_button(visit.page, ".secondary-toggle").click()
+        visit.page.wait_for_function(
+            "() => document.getElementById('pst-secondary-sidebar-modal').open", timeout=5000)
+        sections = visit.page.locator("#pst-secondary-sidebar-modal a")
+        assert sections.count() >= 3 and sections.first.is_visible()
+        visit.page.screenshot(path=str(site / "screenshots" / "phone-contents.png"))
+        assert not visit.failed and not visit.external
+    finally:
+        visit.close()
+
+
+def test_sidebar_toggles_on_a_laptop(server: str, browser) -> None:
+    """At laptop width the menu button hides the table of contents and brings it back;
+    the page's sections are shown beside the text."""
+    visit = PageVisit(browser, ("http", "127.0.0.1"), viewport=LAPTOP)
+    try:
+        visit.open(f"{server}/book/02_componentwise.html")
+        sidebar = visit.page.locator("#pst-primary-sidebar")
+        assert sidebar.is_visible() and sidebar.bounding_box()["x"] >= 0
+        visible_button(visit.page, ".primary-toggle").click()
+        visit.page.wait_for_function(
+            "() => document.getElementById('pst-primary-sidebar').getBoundingClientRect().right <= 0",
+            timeout=5000)
+        visible_button(visit.page, ".primary-toggle").click()
+        visit.page.wait_for_function(
+            "() => document.getElementById('pst-primary-sidebar').getBoundingClientRect().left >= 0",
+            timeout=5000)
+        assert visit.page.locator("#pst-secondary-sidebar a").first.is_visible()
+        assert visit.page.evaluate(DIALOG_STATE) == {"primary": False, "secondary": False}
+    finally:
+        visit.close()
+
+
+# Every display equation and figure either fits, or scrolls and shows it: a shadow over the
+# side that has more behind it (_static/course.css and course.js). Headless Chromium, like a
+# phone, draws no scrollbar, so the shadow is the sign: the test looks for it in the pixels,
+# comparing the box with and without it, and checks that it moves to the left at the end.
+SCROLL_BOXES = 'mjx-container[display="true"], .figure-scroll'
+
+# A figure is readable when shown at its own size (not shrunk to a phone's width).
+SHRUNK_FIGURES = """() => Array.from(document.querySelectorAll('.cell_output img, figure img'))
+    .filter((img) => img.clientWidth < 0.99 * img.naturalWidth)
+    .map((img) => `${img.src.slice(-20)}: ${img.clientWidth} of ${img.naturalWidth} px`)"""
+
+
+def shows_more_on_the_right(box) -> bool:
+    """Whether something is drawn over the box's right side that its content does not draw."""
+    import io
+
+    from PIL import Image, ImageChops
+
+    def right_side() -> Image.Image:
+        shot = Image.open(io.BytesIO(box.screenshot())).convert("RGB")
+        return shot.crop((shot.width - 24, 0, shot.width, shot.height))
+
+    with_sign = right_side()
+    box.evaluate("b => { b.parentElement.dataset.saved = b.parentElement.dataset.scrolls;"
+                 " b.parentElement.dataset.scrolls = ''; }")
+    without = right_side()
+    box.evaluate("b => { b.parentElement.dataset.scrolls = b.parentElement.dataset.saved; }")
+    if ImageChops.difference(with_sign, without).getbbox() is None:
+        return False
+    # Scrolled to its end, the sign moves to the left side.
+    box.evaluate("b => { b.scrollLeft = b.scrollWidth; b.dispatchEvent(new Event('scroll')); }")
+    return box.evaluate("b => b.parentElement.dataset.scrolls") == "left"
+
+
+@pytest.mark.parametrize("size", [PHONE, LAPTOP], ids=["phone", "laptop"])
+def test_wide_equations_and_figures_show_that_they_scroll(site: Path, server: str, browser,
+                                                          size: tuple[int, int]) -> None:
+    problems, overflowing = [], 0
+    for path in book_pages(site):
+        rel = path.relative_to(site).as_posix()
+        visit = PageVisit(browser, ("http", "127.0.0.1"), viewport=size)
+        try:
+            visit.open(f"{server}/{rel}")
+            visit.page.wait_for_function(
+                "() => document.querySelectorAll('.scroll-hint').length >= "
+                "document.querySelectorAll('mjx-container[display=true]').length")
+            for box in visit.page.query_selector_all(SCROLL_BOXES):
+                if box.evaluate("b => b.scrollWidth > b.clientWidth + 1"):
+                    overflowing += 1
+                    if not shows_more_on_the_right(box):
+                        what = box.evaluate("b => b.textContent.slice(0, 50) || b.innerHTML.slice(0, 80)")
+                        problems.append(f"{rel}: cut off with no sign of more: {what!r}")
+            if size == PHONE:
+                problems += [f"{rel}: figure shrunk to {s}" for s in
+                             visit.page.evaluate(SHRUNK_FIGURES)]
+            visit.page.screenshot(
+                path=str(site / "screenshots" / f"{size[0]}x{size[1]}__{rel.replace('/', '__')}.png"))
+        finally:
+            visit.close()
+    assert not problems, "\n".join(problems)
+    if size == PHONE:
+        assert overflowing >= 10  # a phone is narrower than many equations: the check is live
