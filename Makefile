@@ -14,7 +14,7 @@ BUILD_FLAGS := -W -n --keep-going
 EDITION ?= web
 OUT := $(if $(filter web,$(EDITION)),.,_build/$(EDITION))
 
-.PHONY: help book handout pdf test lab venv clean distclean
+.PHONY: help book handout pdf test lab repository venv clean distclean
 
 help:
 	@echo "make book      build the website into _build/html/ (EDITION=student or instructor:"
@@ -23,6 +23,8 @@ help:
 	@echo "make handout   the whole book on one printable page, with and without solutions"
 	@echo "make pdf       the whole book as a PDF, with and without solutions (_build/pdf/)"
 	@echo "make lab       open the chapters in JupyterLab"
+	@echo "make repository URL=https://github.com/OWNER/REPO"
+	@echo "               point the book (buttons, notebooks' install cells) at your repository"
 	@echo "make venv      only create or update .venv (PYTHON=python3.12 to choose the Python)"
 	@echo "make clean     delete what was built (_build/), keep .venv"
 	@echo "make distclean delete _build/ and .venv"
@@ -52,6 +54,10 @@ test: $(STAMP)
 # (--allow-root only where make runs as root, as in CI containers.)
 lab: $(STAMP)
 	$(BIN)/jupyter lab book/ $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# The one setting (repository.url) and the files that must follow it (tools/set_repository.py).
+repository: $(STAMP)
+	$(BIN)/python tools/set_repository.py $(URL)
 
 venv: $(STAMP)
 

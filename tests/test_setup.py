@@ -52,7 +52,8 @@ def sandbox(tmp_path: Path) -> Path:
 def test_help_lists_every_target() -> None:
     result = make("help")
     assert result.returncode == 0, result.stderr
-    for target in ("book", "test", "handout", "pdf", "lab", "venv", "clean", "distclean"):
+    for target in ("book", "test", "handout", "pdf", "lab", "repository", "venv", "clean",
+                   "distclean"):
         assert f"make {target}" in result.stdout, target
 
 
