@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from book_build import ROOT, build_book
+from browser import PageVisit, launch, requires_chromium, serve
 
 EXERCISE_PAGE = "book/02_componentwise.html"
 
@@ -172,9 +173,17 @@ def test_student_search_index_knows_no_solution_word(instructor_solutions) -> No
         index = json.loads(text[text.index("(") + 1:text.rindex(")")])
         return set(index["terms"]) | set(index["titleterms"])
 
-    in_instructor = stems & terms(build_book("instructor"))
+    # A solution's word may be in the student index only where a student page uses it too.
+    from sphinx.search.en import SearchEnglish
+
+    stem = SearchEnglish({}).stem
+    student = build_book("student")
+    pages = " ".join(readable_text(p) for p in student.rglob("*.html"))
+    on_student_pages = {stem(w) for w in words(pages) if w.isalpha()}
+    in_instructor = (stems & terms(build_book("instructor"))) - on_student_pages
     assert len(in_instructor) >= 5, in_instructor  # the check has something to find
-    assert not stems & terms(build_book("student")), sorted(stems & terms(build_book("student")))
+    leaked = (stems & terms(student)) - on_student_pages
+    assert not leaked, sorted(leaked)
 
 
 def test_student_downloads_are_the_exercises_without_solutions() -> None:
@@ -211,3 +220,40 @@ def test_student_edition_has_no_launch_or_repository_button() -> None:
                 assert where not in href, f"{page.name}: a button opens {href}"
     web = header_buttons(build_book("web") / EXERCISE_PAGE)
     assert any("mybinder.org" in h for h in web) and any(url in h for h in web)
+
+
+FOLDED_CLAIM = "folded away"
+NOTEBOOK_WITH_CLAIM = [p.name for p in sorted((ROOT / "book").glob("*.ipynb"))
+                       if FOLDED_CLAIM in p.read_text()]
+
+
+@pytest.mark.parametrize("edition", ["student", "instructor"])
+def test_each_edition_says_only_what_is_true_of_it(edition: str) -> None:
+    site = build_book(edition)
+    run_yourself = (site / "book/run_yourself.html").read_text()
+    launch_buttons = "rocket button" in run_yourself
+    assert launch_buttons == (edition != "student"), "the page on running notebooks is wrong"
+
+
+@pytest.mark.xfail(bool(NOTEBOOK_WITH_CLAIM), strict=True,
+                   reason=f"{NOTEBOOK_WITH_CLAIM} still say the solutions are {FOLDED_CLAIM!r} "
+                          "in every edition: its sentence needs an edition-neutral wording")
+@pytest.mark.parametrize("edition", ["student", "instructor"])
+def test_only_the_web_edition_says_solutions_are_folded(edition: str) -> None:
+    pages = sorted(build_book(edition).glob("book/*.html"))
+    claims = [p.name for p in pages if FOLDED_CLAIM in p.read_text()]
+    assert not claims, f"the {edition} edition says its solutions are folded away: {claims}"
+
+
+@requires_chromium
+def test_student_search_works() -> None:
+    """The student edition's search index, rewritten without the solutions' words, loads."""
+    with serve(build_book("student")) as url, launch() as browser:
+        visit = PageVisit(browser, ("http", "127.0.0.1"))
+        try:
+            visit.page.goto(f"{url}/search.html?q=kronecker", wait_until="load")
+            visit.page.wait_for_selector("ul.search li", timeout=60_000)
+            assert visit.page.locator("ul.search li").count() >= 3
+            assert not visit.failed and not visit.external
+        finally:
+            visit.close()

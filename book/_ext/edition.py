@@ -7,7 +7,9 @@
   are left out, because they open the full notebooks;
 - ``instructor``: solutions are shown, open.
 
-``make book EDITION=student`` and ``make book EDITION=instructor`` set it.
+``make book EDITION=student`` and ``make book EDITION=instructor`` set it. Each edition is also
+a Sphinx tag (``edition_web``, ``edition_student``, ``edition_instructor``), so that a page can
+say what is true of one edition only (the ``only`` directive).
 ``strip_solutions_from_notebook`` and ``strip_solutions_from_text`` are the one definition of
 "a solution" in a source file (sphinx-exercise's ``solution`` and ``solution-start`` ...
 ``solution-end`` directives).
@@ -113,7 +115,9 @@ def _apply_edition(app: Sphinx, doctree: nodes.document, docname: str) -> None:
             node["classes"].remove("dropdown")
 
 
-def _student_buttons(app: Sphinx, config: Any) -> None:
+def _edition_settings(app: Sphinx, config: Any) -> None:
+    # Pages may say what is true of one edition only: ```{only} edition_student ... ```.
+    app.tags.add(f"edition_{_edition()}")
     # Binder, Colab and the repository hold the full notebooks: no button leads there.
     if _edition() != "student":
         return
@@ -130,6 +134,7 @@ def _strip_written_sources(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or _edition() != "student":
         return
     outdir = Path(app.outdir)
+    _prune_search_index(outdir)
     # _sources/: what the download button serves (.ipynb, .md); jupyter_execute/: MyST-NB's
     # executed notebooks, written beside the output folder.
     for folder in (outdir / "_sources", outdir.parent / "jupyter_execute"):
@@ -144,9 +149,26 @@ def _strip_written_sources(app: Sphinx, exception: Exception | None) -> None:
                                 encoding="utf-8")
 
 
+def _prune_search_index(outdir: Path) -> None:
+    """Drop the words that no page uses any more. Sphinx updates searchindex.js in place and
+    keeps a word whose pages are all gone, so a build over an earlier one (one that had the
+    solutions) would still list the solutions' words."""
+    index_file = outdir / "searchindex.js"
+    if not index_file.is_file():
+        return
+    text = index_file.read_text(encoding="utf-8")
+    head, _, rest = text.partition("(")
+    body, _, tail = rest.rpartition(")")
+    index = json.loads(body)
+    for key in ("terms", "titleterms"):
+        index[key] = {word: where for word, where in index[key].items() if where}
+    index_file.write_text(f"{head}({json.dumps(index, separators=(',', ':'))}){tail}",
+                          encoding="utf-8")
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     _edition()  # fail early on a misspelt edition
-    app.connect("config-inited", _student_buttons)
+    app.connect("config-inited", _edition_settings)
     app.connect("doctree-resolved", _apply_edition)
     app.connect("build-finished", _strip_written_sources)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}
