@@ -29,7 +29,8 @@ CHROMIUM_ARGS = [
 
 requires_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
-    reason="Chromium not found: install it with `apt-get install chromium` to run the browser tests",
+    reason="Chromium not found: `apt-get install chromium` (or set CHROMIUM) to run the "
+           "browser tests",
 )
 
 

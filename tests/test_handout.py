@@ -67,7 +67,8 @@ def test_handout_works_from_disk_offline(edition: str, browser) -> None:
         assert not visit.failed, visit.failed
         assert not visit.external, visit.external
         assert not visit.broken_images()
-        images = visit.page.evaluate("() => document.querySelectorAll('img[src*=\"_images/\"]').length")
+        images = visit.page.evaluate(
+            "() => document.querySelectorAll('img[src*=\"_images/\"]').length")
         assert images >= 5, images
         # The theme's styles apply (unstyled, the page would be in the browser's serif font).
         sheets = visit.page.evaluate("() => document.styleSheets.length")

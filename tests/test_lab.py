@@ -139,7 +139,8 @@ def test_a_chapter_runs_in_jupyterlab(lab: tuple[str, Path]) -> None:
                             '.jp-Notebook .jp-CodeCell .jp-InputArea-prompt'), p => p.textContent);
                         const idle = document.querySelector(
                             ".jp-Notebook-ExecutionIndicator[data-status='idle']");
-                        return idle && prompts.length === n && prompts.every(p => /\\[\\d+\\]/.test(p));
+                        return idle && prompts.length === n
+                            && prompts.every(p => /\\[\\d+\\]/.test(p));
                     }""", arg=code_cells, timeout=TIMEOUT_MS)
             except Exception:
                 raise AssertionError(f"the cells did not all run: {page.evaluate(state)}") from None

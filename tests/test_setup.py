@@ -25,7 +25,7 @@ def make(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def fake_python(path: Path, version: str, prefix: str, venv_works: bool = True) -> Path:
     """A stand-in for a Python: answers tools/venv.sh's identity question, makes a "venv"
     holding a copy of itself, and takes `-m pip install` as done."""
-    make_venv = (f'mkdir -p "$3/bin" && cp "$0" "$3/bin/python"' if venv_works else
+    make_venv = ('mkdir -p "$3/bin" && cp "$0" "$3/bin/python"' if venv_works else
                  'echo "The virtual environment was not created successfully because'
                  ' ensurepip is not available." >&2; mkdir -p "$3"; exit 1')
     path.write_text(f"""#!/bin/sh

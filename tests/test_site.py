@@ -179,11 +179,13 @@ def test_sidebar_toggles_on_a_laptop(server: str, browser) -> None:
         assert sidebar.is_visible() and sidebar.bounding_box()["x"] >= 0
         visible_button(visit.page, ".primary-toggle").click()
         visit.page.wait_for_function(
-            "() => document.getElementById('pst-primary-sidebar').getBoundingClientRect().right <= 0",
+            "() => document.getElementById('pst-primary-sidebar')"
+            ".getBoundingClientRect().right <= 0",
             timeout=5000)
         visible_button(visit.page, ".primary-toggle").click()
         visit.page.wait_for_function(
-            "() => document.getElementById('pst-primary-sidebar').getBoundingClientRect().left >= 0",
+            "() => document.getElementById('pst-primary-sidebar')"
+            ".getBoundingClientRect().left >= 0",
             timeout=5000)
         assert visit.page.locator("#pst-secondary-sidebar a").first.is_visible()
         assert visit.page.evaluate(DIALOG_STATE) == {"primary": False, "secondary": False}
@@ -246,8 +248,8 @@ def test_wide_equations_and_figures_show_that_they_scroll(site: Path, server: st
             if size == PHONE:
                 problems += [f"{rel}: figure shrunk to {s}" for s in
                              visit.page.evaluate(SHRUNK_FIGURES)]
-            visit.page.screenshot(
-                path=str(site / "screenshots" / f"{size[0]}x{size[1]}__{rel.replace('/', '__')}.png"))
+            name = f"{size[0]}x{size[1]}__{rel.replace('/', '__')}.png"
+            visit.page.screenshot(path=str(site / "screenshots" / name))
         finally:
             visit.close()
     assert not problems, "\n".join(problems)
