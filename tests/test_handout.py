@@ -15,6 +15,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+import yaml
 
 from book_build import ROOT, build_book, chapter_titles
 from browser import PageVisit, launch, requires_chromium
@@ -81,6 +82,9 @@ def test_handout_works_from_disk_offline(edition: str, browser) -> None:
             .map(a => decodeURIComponent(a.getAttribute('href').slice(1)))
             .filter(id => id && !document.getElementById(id))""")
         assert not missing, f"links within the page to no element: {sorted(set(missing))[:10]}"
+        brand = visit.page.locator(".logo__title").first.inner_text()
+        title = yaml.safe_load((ROOT / "_config.yml").read_text())["title"]
+        assert brand.strip() == title, f"the sidebar names the book {brand!r}"
         text = flatten(visit.page.evaluate("() => document.body.innerText"))
         for title in chapter_titles():
             assert flatten(title) in text, f"{title!r} is not in the {edition} handout"

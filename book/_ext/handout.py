@@ -50,6 +50,13 @@ def relink(html: str, page: str) -> str:
     return html.replace('data-content_root="./"', f'data-content_root="{up or "./"}"')
 
 
+def _title(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
+           doctree: Any) -> None:
+    # singlehtml leaves the book's title out of the page context: the sidebar said "None".
+    if app.builder.name == "singlehtml" and not context.get("docstitle"):
+        context["docstitle"] = app.config.html_title
+
+
 def _relink_handout(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.name != "singlehtml":
         return
@@ -61,5 +68,6 @@ def _relink_handout(app: Sphinx, exception: Exception | None) -> None:
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", _share_html_visitors)
+    app.connect("html-page-context", _title)
     app.connect("build-finished", _relink_handout)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
