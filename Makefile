@@ -1,36 +1,73 @@
 # The two commands of the README: `make book` builds the website, `make test` runs every test.
-# Both first create and fill a local virtual environment (.venv) from requirements.txt.
+# Each first creates and fills a local virtual environment (.venv) from requirements.txt
+# (tools/venv.sh: checks the Python version, remakes a .venv made by another Python).
+# `make help` lists every target.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# The stamp names the Python it was made with, so that naming another one remakes .venv.
+PYTHON_VERSION := $(firstword $(shell $(PYTHON) -c 'import sys; print("%d.%d.%d" % sys.version_info[:3], sys.base_prefix)' 2>/dev/null))
+STAMP := $(VENV)/.installed-python$(PYTHON_VERSION)
 BUILD_FLAGS := -W -n --keep-going
 # EDITION=web (solutions collapsed), student (solutions removed) or instructor (shown open).
 EDITION ?= web
 OUT := $(if $(filter web,$(EDITION)),.,_build/$(EDITION))
 
-.PHONY: book handout test venv clean
+.PHONY: help book handout pdf test lab repository venv clean distclean
+
+help:
+	@echo "make book      build the website into _build/html/ (EDITION=student or instructor:"
+	@echo "               into _build/<edition>/_build/html/)"
+	@echo "make test      run every test: mdcalc, every notebook (nbval), the built sites"
+	@echo "make handout   the whole book on one printable page, with and without solutions"
+	@echo "make pdf       the whole book as a PDF, with and without solutions (_build/pdf/)"
+	@echo "make lab       open the chapters in JupyterLab"
+	@echo "make repository URL=https://github.com/OWNER/REPO"
+	@echo "               point the book (buttons, notebooks' install cells) at your repository"
+	@echo "make venv      only create or update .venv (PYTHON=python3.12 to choose the Python)"
+	@echo "make clean     delete what was built (_build/), keep .venv"
+	@echo "make distclean delete _build/ and .venv"
 
 book: $(STAMP)
 	BOOK_EDITION=$(EDITION) $(BIN)/jupyter-book build . --path-output $(OUT) $(BUILD_FLAGS)
 	@echo "Website built: open $(OUT)/_build/html/index.html in a browser, or serve it with"
 	@echo "  $(BIN)/python -m http.server --directory $(OUT)/_build/html 8000   (then http://127.0.0.1:8000)"
 
-# The whole book on one printable HTML page.
+# The whole book on one page: with the solutions printed open (paper cannot unfold them),
+# and the student's, without them.
 handout: $(STAMP)
-	$(BIN)/jupyter-book build . --builder singlehtml $(BUILD_FLAGS)
-	@echo "Handout built: _build/singlehtml/book/intro.html (print it from the browser)"
+	BOOK_EDITION=instructor $(BIN)/jupyter-book build . --builder singlehtml $(BUILD_FLAGS)
+	BOOK_EDITION=student $(BIN)/jupyter-book build . --path-output _build/student --builder singlehtml $(BUILD_FLAGS)
+	@echo "Handouts built (open them in a browser, or print them):"
+	@echo "  with solutions:    _build/singlehtml/book/intro.html"
+	@echo "  without solutions: _build/student/_build/singlehtml/book/intro.html"
+
+# Chromium prints each handout once MathJax has typeset it (tools/handout_pdf.py).
+pdf: handout
+	$(BIN)/python tools/handout_pdf.py _build/singlehtml/book/intro.html _build/pdf/book.pdf
+	$(BIN)/python tools/handout_pdf.py _build/student/_build/singlehtml/book/intro.html _build/pdf/book-student.pdf
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# (--allow-root only where make runs as root, as in CI containers.)
+lab: $(STAMP)
+	$(BIN)/jupyter lab book/ $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# The one setting (repository.url) and the files that must follow it (tools/set_repository.py).
+repository: $(STAMP)
+	$(BIN)/python tools/set_repository.py $(URL)
+
 venv: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	touch $(STAMP)
+$(STAMP): requirements.txt pyproject.toml tools/venv.sh tools/ipython_kernel_config.py
+	@sh tools/venv.sh "$(PYTHON)" "$(VENV)"
+	@rm -f $(VENV)/.installed*
+	@touch $@
 
 clean:
-	rm -rf _build $(VENV)
+	rm -rf _build
+
+distclean: clean
+	rm -rf $(VENV)

@@ -3,14 +3,37 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build" / "tests"
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
+# Everything a build reads. When none of it changed since the last successful build of the
+# same edition and builder, that build is reused (a warm `make test` does not rebuild);
+# BOOK_REBUILD=1 forces a rebuild.
+INPUTS = ("_config.yml", "_toc.yml", "references.bib", "requirements.txt", "book", "mdcalc",
+          "_static")
+
+
+def inputs_digest(edition: str, builder: str) -> str:
+    digest = hashlib.sha256(f"{edition} {builder} {sys.version}\n".encode())
+    for name in INPUTS:
+        path = ROOT / name
+        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        for file in files:
+            parts = file.relative_to(ROOT).parts
+            if not file.is_file() or "__pycache__" in parts or ".ipynb_checkpoints" in parts:
+                continue
+            digest.update(file.relative_to(ROOT).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(file.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 @functools.cache  # each edition is built once per test run
@@ -21,6 +44,13 @@ def build_book(edition: str = "web", builder: str = "html") -> Path:
     warning or an error (the build runs with -W -n --keep-going, like ``make book``).
     """
     out = BUILD / f"{edition}-{builder}"
+    pages = out / "_build" / builder
+    stamp = out / "inputs.sha256"
+    digest = inputs_digest(edition, builder)
+    if (os.environ.get("BOOK_REBUILD") != "1" and pages.is_dir() and stamp.is_file()
+            and stamp.read_text() == digest):
+        return pages
+    stamp.unlink(missing_ok=True)
     env = dict(os.environ, BOOK_EDITION=edition)
     # --all: rewrite every page, so that nothing is left over from an earlier build.
     cmd = [str(JUPYTER_BOOK), "build", ".", "--path-output", str(out), "--builder", builder,
@@ -29,4 +59,21 @@ def build_book(edition: str = "web", builder: str = "html") -> Path:
     if proc.returncode != 0:
         log = f"{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
         raise AssertionError(f"{' '.join(cmd)} failed:\n{log}")
-    return out / "_build" / builder
+    stamp.write_text(digest)
+    return pages
+
+
+def chapter_titles() -> list[str]:
+    """The title (first "# " heading) of every page listed in _toc.yml, in order."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    titles = []
+    for file in files:
+        notebook = (ROOT / file).with_suffix(".ipynb")
+        if notebook.exists():
+            cells = json.loads(notebook.read_text())["cells"]
+            text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+        else:
+            text = (ROOT / file).with_suffix(".md").read_text()
+        titles.append(next(line[2:].strip() for line in text.splitlines() if line.startswith("# ")))
+    return titles

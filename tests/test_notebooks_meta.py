@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,8 +49,34 @@ def test_notebook_installs_mdcalc_from_the_configured_repository(notebook: Path)
     url = CONFIG["repository"]["url"]
     code = [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
     first = "".join(code[0]["source"])
-    assert f"%pip install --quiet git+{url}" in first
+    assert f"%pip install --quiet git+{url}" in first, (
+        f"the install cell does not follow repository.url ({url}) in _config.yml: "
+        "run `make repository` (tools/set_repository.py) to write it into every notebook")
     assert "remove-cell" in code[0]["metadata"].get("tags", [])
+
+
+def test_one_command_points_everything_at_another_repository(tmp_path: Path) -> None:
+    """`make repository URL=...` changes the setting and every place that must follow it
+    (install cells, clone line), and nothing else in those files."""
+    for name in ("_config.yml", "tools/set_repository.py", *(
+            p.relative_to(ROOT).as_posix() for p in (ROOT / "book").glob("*.*"))):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, tmp_path / name)
+    old, new = CONFIG["repository"]["url"], "https://github.com/someone/their-course"
+    result = subprocess.run([sys.executable, "tools/set_repository.py", new], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    config = yaml.safe_load((tmp_path / "_config.yml").read_text())
+    assert config["repository"]["url"] == new
+    assert {**config, "repository": CONFIG["repository"]} == CONFIG  # nothing else changed
+    for notebook in NOTEBOOKS:
+        before = notebook.read_text()
+        after = (tmp_path / "book" / notebook.name).read_text()
+        assert f"git+{new}" in after and old not in after, notebook.name
+        assert after == before.replace(f"git+{old}", f"git+{new}"), notebook.name
+    assert f"git clone {new}" in (tmp_path / "book/run_yourself.md").read_text()
+    for page in (ROOT / "book").glob("*.md"):  # no page still names the old repository
+        assert old not in (tmp_path / "book" / page.name).read_text(), page.name
 
 
 # --------------------------------------------------------------------------------------

@@ -10,31 +10,18 @@ _build/tests/web-html/screenshots/.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import shutil
-import threading
 from pathlib import Path
 from collections.abc import Iterator
 from urllib.error import HTTPError
-from urllib.parse import unquote, urldefrag, urlparse
+from urllib.parse import unquote, urldefrag
 from urllib.request import urlopen
 
 import pytest
 
 from book_build import build_book
+from browser import PageVisit, launch, requires_chromium, serve, wait_for_math
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Chromium's own background connections would be refused on a closed network.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason="Chromium not found: install it with `apt-get install chromium` to run the site tests",
-)
+pytestmark = requires_chromium
 
 
 def book_pages(html: Path) -> list[Path]:
@@ -56,82 +43,14 @@ def site() -> Path:
 
 @pytest.fixture(scope="module")
 def server(site: Path) -> Iterator[str]:
-    handler = functools.partial(QuietHandler, directory=str(site))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        pass
+    with serve(site) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launch() as browser:
         yield browser
-        browser.close()
-
-
-class PageVisit:
-    """Open one URL with all non-local traffic blocked; collect what went wrong."""
-
-    def __init__(self, browser, allowed_scheme_host: tuple[str, str]) -> None:
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
-        self.external: list[str] = []
-        self.failed: list[str] = []
-        self.allowed = allowed_scheme_host
-        self.context.route("**/*", self._route)
-        self.page = self.context.new_page()
-        self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url} ({r.failure})"))
-        self.page.on("response", self._response)
-
-    def _route(self, route) -> None:
-        url = urlparse(route.request.url)
-        if (url.scheme, url.hostname or "") == self.allowed:
-            route.continue_()
-        else:
-            self.external.append(route.request.url)
-            route.abort()
-
-    def _response(self, response) -> None:
-        if response.status >= 400:
-            self.failed.append(f"{response.url} (HTTP {response.status})")
-
-    def open(self, url: str) -> None:
-        self.page.goto(url, wait_until="load")
-        # Sphinx loads MathJax only on pages that have math; wait for it to finish there.
-        if self.page.query_selector("script[src*='mathjax']"):
-            self.page.wait_for_function(
-                "() => window.MathJax && MathJax.startup && MathJax.startup.promise")
-            self.page.evaluate("() => MathJax.startup.promise.then(() => true)")
-
-    def math_counts(self) -> dict[str, int]:
-        return self.page.evaluate(
-            """() => ({
-                sources: document.querySelectorAll('span.math, div.math').length,
-                typeset: document.querySelectorAll('mjx-container').length,
-                errors: document.querySelectorAll('mjx-merror').length,
-            })"""
-        )
-
-    def broken_images(self) -> list[str]:
-        return self.page.evaluate(
-            "() => Array.from(document.images)"
-            ".filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
-        )
-
-    def links(self) -> list[str]:
-        return self.page.evaluate(
-            "() => Array.from(document.querySelectorAll('a[href]'), a => a.href)")
-
-    def close(self) -> None:
-        self.context.close()
 
 
 def test_every_page_works_offline(site: Path, server: str, browser) -> None:
@@ -207,3 +126,132 @@ def test_site_root_opens_the_first_page(server: str, browser) -> None:
         assert "Differentiating a matrix by a matrix" in visit.page.title()
     finally:
         visit.close()
+
+
+# --- Phones and small windows -----------------------------------------------------------------
+
+PHONE, LAPTOP = (390, 844), (1366, 768)
+
+DIALOG_STATE = """() => ({
+    primary: document.getElementById('pst-primary-sidebar-modal').open,
+    secondary: document.getElementById('pst-secondary-sidebar-modal').open,
+})"""
+
+
+def visible_button(page, selector: str):
+    buttons = [b for b in page.query_selector_all(selector) if b.is_visible()]
+    assert buttons, f"no visible {selector} button"
+    return buttons[0]
+
+
+def test_navigation_opens_on_a_phone(site: Path, server: str, browser) -> None:
+    """The menu button opens the table of contents, and a chapter in it can be reached;
+    the "Contents" button opens the page's sections."""
+    visit = PageVisit(browser, ("http", "127.0.0.1"), viewport=PHONE)
+    try:
+        visit.open(f"{server}/book/02_componentwise.html")
+        visible_button(visit.page, ".primary-toggle").click()
+        visit.page.wait_for_function(
+            "() => document.getElementById('pst-primary-sidebar-modal').open", timeout=5000)
+        link = visit.page.get_by_role("link", name="Basis vectors and vec", exact=False).first
+        assert link.is_visible()
+        link.click()
+        visit.page.wait_for_url("**/book/03_basis_vectors_and_vec.html")
+        wait_for_math(visit.page)
+        visible_button(visit.page, ".secondary-toggle").click()
+        visit.page.wait_for_function(
+            "() => document.getElementById('pst-secondary-sidebar-modal').open", timeout=5000)
+        sections = visit.page.locator("#pst-secondary-sidebar-modal a")
+        assert sections.count() >= 3 and sections.first.is_visible()
+        visit.page.screenshot(path=str(site / "screenshots" / "phone-contents.png"))
+        assert not visit.failed and not visit.external
+    finally:
+        visit.close()
+
+
+def test_sidebar_toggles_on_a_laptop(server: str, browser) -> None:
+    """At laptop width the menu button hides the table of contents and brings it back;
+    the page's sections are shown beside the text."""
+    visit = PageVisit(browser, ("http", "127.0.0.1"), viewport=LAPTOP)
+    try:
+        visit.open(f"{server}/book/02_componentwise.html")
+        sidebar = visit.page.locator("#pst-primary-sidebar")
+        assert sidebar.is_visible() and sidebar.bounding_box()["x"] >= 0
+        visible_button(visit.page, ".primary-toggle").click()
+        visit.page.wait_for_function(
+            "() => document.getElementById('pst-primary-sidebar')"
+            ".getBoundingClientRect().right <= 0",
+            timeout=5000)
+        visible_button(visit.page, ".primary-toggle").click()
+        visit.page.wait_for_function(
+            "() => document.getElementById('pst-primary-sidebar')"
+            ".getBoundingClientRect().left >= 0",
+            timeout=5000)
+        assert visit.page.locator("#pst-secondary-sidebar a").first.is_visible()
+        assert visit.page.evaluate(DIALOG_STATE) == {"primary": False, "secondary": False}
+    finally:
+        visit.close()
+
+
+# Every display equation and figure either fits, or scrolls and shows it: a shadow laid over
+# the side that has more behind it (_static/course.css and course.js). Headless Chromium, like
+# a phone, draws no scrollbar, so the shadow is the sign: on each box that overflows, the
+# shadow over its right side must be drawn (shown, with its gradient, over the box's right
+# edge), and scrolled to the end the shadow must move to the left side.
+SCROLL_BOXES = 'mjx-container[display="true"], .figure-scroll'
+
+# A figure is readable when shown at its own size (not shrunk to a phone's width).
+SHRUNK_FIGURES = """() => Array.from(document.querySelectorAll('.cell_output img, figure img'))
+    .filter((img) => img.clientWidth < 0.99 * img.naturalWidth)
+    .map((img) => `${img.src.slice(-20)}: ${img.clientWidth} of ${img.naturalWidth} px`)"""
+
+
+SHADOW = """(box, side) => {
+    const shadow = getComputedStyle(box.parentElement, side);
+    const edge = box.getBoundingClientRect();
+    const hint = box.parentElement.getBoundingClientRect();
+    return shadow.opacity === '1' && shadow.backgroundImage.includes('gradient')
+        && parseFloat(shadow.width) >= 10 && Math.abs(hint.right - edge.right) < 2;
+}"""
+
+
+def scroll_problem(box) -> str:
+    """'' if the box shows that it scrolls, else what is missing."""
+    if not box.evaluate(SHADOW, "::after"):
+        return "no shadow over its right side"
+    box.evaluate("b => { b.scrollLeft = b.scrollWidth; b.dispatchEvent(new Event('scroll')); }")
+    if box.evaluate(SHADOW, "::after") or not box.evaluate(SHADOW, "::before"):
+        return "scrolled to its end, the shadow did not move to the left side"
+    return ""
+
+
+@pytest.mark.parametrize("size", [PHONE, LAPTOP], ids=["phone", "laptop"])
+def test_wide_equations_and_figures_show_that_they_scroll(site: Path, server: str, browser,
+                                                          size: tuple[int, int]) -> None:
+    problems, overflowing = [], 0
+    for path in book_pages(site):
+        rel = path.relative_to(site).as_posix()
+        visit = PageVisit(browser, ("http", "127.0.0.1"), viewport=size)
+        try:
+            visit.open(f"{server}/{rel}")
+            visit.page.wait_for_function(
+                "() => document.querySelectorAll('.scroll-hint').length >= "
+                "document.querySelectorAll('mjx-container[display=true]').length")
+            for box in visit.page.query_selector_all(SCROLL_BOXES):
+                if box.evaluate("b => b.scrollWidth > b.clientWidth + 1"):
+                    overflowing += 1
+                    problem = scroll_problem(box)
+                    if problem:
+                        what = box.evaluate(
+                            "b => b.textContent.slice(0, 50) || b.innerHTML.slice(0, 80)")
+                        problems.append(f"{rel}: {what!r} is cut off: {problem}")
+            if size == PHONE:
+                problems += [f"{rel}: figure shrunk to {s}" for s in
+                             visit.page.evaluate(SHRUNK_FIGURES)]
+            name = f"{size[0]}x{size[1]}__{rel.replace('/', '__')}.png"
+            visit.page.screenshot(path=str(site / "screenshots" / name))
+        finally:
+            visit.close()
+    assert not problems, "\n".join(problems)
+    if size == PHONE:
+        assert overflowing >= 10  # a phone is narrower than many equations: the check is live

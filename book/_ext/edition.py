@@ -1,21 +1,35 @@
 """Editions of the book, chosen by the environment variable BOOK_EDITION.
 
 - unset or ``web``: solutions are collapsed (a dropdown the reader opens);
-- ``student``: solutions are removed from the build;
+- ``student``: solutions are removed from everything the build writes: the pages and their
+  search index, the page sources and notebooks offered for download (``_sources/``) and the
+  executed notebooks (``jupyter_execute/``); the launch (Binder, Colab) and repository buttons
+  are left out, because they open the full notebooks;
 - ``instructor``: solutions are shown, open.
 
-``make book EDITION=student`` and ``make book EDITION=instructor`` set it.
+``make book EDITION=student`` and ``make book EDITION=instructor`` set it. Each edition is also
+a Sphinx tag (``edition_web``, ``edition_student``, ``edition_instructor``), so that a page can
+say what is true of one edition only (the ``only`` directive).
+``strip_solutions_from_notebook`` and ``strip_solutions_from_text`` are the one definition of
+"a solution" in a source file (sphinx-exercise's ``solution`` and ``solution-start`` ...
+``solution-end`` directives).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
+from pathlib import Path
 from typing import Any
 
 from docutils import nodes
 from sphinx.application import Sphinx
 
 EDITIONS = ("web", "student", "instructor")
+
+# The opening line of a MyST directive fence, e.g. ```{solution-start} ex-1 or :::{solution}.
+_DIRECTIVE = re.compile(r"^\s*(?P<fence>`{3,}|:{3,})\{(?P<name>[\w-]+)\}")
 
 
 def _edition() -> str:
@@ -25,10 +39,72 @@ def _edition() -> str:
     return edition
 
 
+class _SolutionFilter:
+    """Line by line (and across notebook cells), drop every line that belongs to a solution.
+
+    A gated solution runs from its ``solution-start`` fence to the end of its
+    ``solution-end`` fence, possibly over several cells; a ``solution`` directive is one fence.
+    """
+
+    def __init__(self) -> None:
+        self.gated = False  # between solution-start and solution-end
+        self.closing: str | None = None  # inside a dropped fence, until this fence closes it
+
+    @property
+    def inside(self) -> bool:
+        return self.gated or self.closing is not None
+
+    def keep(self, line: str) -> bool:
+        if self.closing is not None:
+            stripped = line.strip()
+            if (stripped and set(stripped) == {self.closing[0]}
+                    and len(stripped) >= len(self.closing)):
+                self.closing = None
+            return False
+        match = _DIRECTIVE.match(line)
+        name = match["name"] if match else ""
+        if self.gated:
+            if name == "solution-end":
+                self.gated = False
+                self.closing = match["fence"]
+            return False
+        if name == "solution-start":
+            self.gated = True
+            return False
+        if name == "solution":
+            self.closing = match["fence"]
+            return False
+        return True
+
+    def text(self, text: str) -> str:
+        return "".join(line for line in text.splitlines(keepends=True) if self.keep(line))
+
+
+def strip_solutions_from_text(text: str) -> str:
+    """A MyST Markdown source without its solutions."""
+    return _SolutionFilter().text(text)
+
+
+def strip_solutions_from_notebook(notebook: dict[str, Any]) -> dict[str, Any]:
+    """A notebook (nbformat JSON) without its solutions: prose, code cells and outputs."""
+    solutions = _SolutionFilter()
+    cells = []
+    for cell in notebook["cells"]:
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if cell["cell_type"] == "markdown":
+            kept = solutions.text(source)
+            if kept.strip():
+                cells.append({**cell, "source": kept.rstrip("\n")})
+        elif not solutions.inside:
+            cells.append(cell)
+    return {**notebook, "cells": cells}
+
+
 def _apply_edition(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     # Done on the resolved doctree, after sphinx-exercise has gathered the cells between
     # solution-start and solution-end into one node. (Its own hide_solutions option cannot
-    # be used: with gated solutions it leaves a node that no writer knows.)
+    # be used: with gated solutions it leaves a node that no writer knows.) The search index
+    # is made from this same doctree, so it loses the solutions' words too.
     edition = _edition()
     for node in list(doctree.findall(nodes.Element)):
         if "solution" not in node.get("classes", []):
@@ -39,7 +115,60 @@ def _apply_edition(app: Sphinx, doctree: nodes.document, docname: str) -> None:
             node["classes"].remove("dropdown")
 
 
+def _edition_settings(app: Sphinx, config: Any) -> None:
+    # Pages may say what is true of one edition only: ```{only} edition_student ... ```.
+    app.tags.add(f"edition_{_edition()}")
+    # Binder, Colab and the repository hold the full notebooks: no button leads there.
+    if _edition() != "student":
+        return
+    options = dict(config.html_theme_options)
+    options["launch_buttons"] = {}
+    for button in ("use_repository_button", "use_issues_button", "use_edit_page_button",
+                   "use_source_button"):
+        options[button] = False
+    config.html_theme_options = options
+
+
+def _strip_written_sources(app: Sphinx, exception: Exception | None) -> None:
+    """Rewrite the copies of the sources that the build published, without their solutions."""
+    if exception is not None or _edition() != "student":
+        return
+    outdir = Path(app.outdir)
+    _prune_search_index(outdir)
+    # _sources/: what the download button serves (.ipynb, .md); jupyter_execute/: MyST-NB's
+    # executed notebooks, written beside the output folder.
+    for folder in (outdir / "_sources", outdir.parent / "jupyter_execute"):
+        for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+            if path.suffix == ".ipynb":
+                notebook = json.loads(path.read_text(encoding="utf-8"))
+                stripped = strip_solutions_from_notebook(notebook)
+                path.write_text(json.dumps(stripped, indent=1, ensure_ascii=False) + "\n",
+                                encoding="utf-8")
+            elif path.suffix in {".md", ".txt", ".rst"}:
+                path.write_text(strip_solutions_from_text(path.read_text(encoding="utf-8")),
+                                encoding="utf-8")
+
+
+def _prune_search_index(outdir: Path) -> None:
+    """Drop the words that no page uses any more. Sphinx updates searchindex.js in place and
+    keeps a word whose pages are all gone, so a build over an earlier one (one that had the
+    solutions) would still list the solutions' words."""
+    index_file = outdir / "searchindex.js"
+    if not index_file.is_file():
+        return
+    text = index_file.read_text(encoding="utf-8")
+    head, _, rest = text.partition("(")
+    body, _, tail = rest.rpartition(")")
+    index = json.loads(body)
+    for key in ("terms", "titleterms"):
+        index[key] = {word: where for word, where in index[key].items() if where}
+    index_file.write_text(f"{head}({json.dumps(index, separators=(',', ':'))}){tail}",
+                          encoding="utf-8")
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     _edition()  # fail early on a misspelt edition
+    app.connect("config-inited", _edition_settings)
     app.connect("doctree-resolved", _apply_edition)
+    app.connect("build-finished", _strip_written_sources)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}

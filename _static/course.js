@@ -1,0 +1,83 @@
+/* Small fixes for readers, loaded on every page (jupyter-book adds every .js in _static/). */
+
+/* The sidebar toggles. sphinx-book-theme 1.3 and pydata-sphinx-theme 0.17 attach their
+   handlers to the first .primary-toggle and .secondary-toggle of the page, a copy that is
+   never shown, so the buttons a reader sees (the menu and "Contents") do nothing, on a phone
+   or a laptop (upstream sphinx-book-theme issues 865 and 917). Pass their clicks on. */
+document.addEventListener("click", (event) => {
+  for (const selector of [".primary-toggle", ".secondary-toggle"]) {
+    const clicked = event.target.closest(selector);
+    const handled = document.querySelector(selector);
+    if (clicked && handled && clicked !== handled) {
+      event.preventDefault();
+      event.stopPropagation();
+      handled.click();
+      return;
+    }
+  }
+});
+
+/* Wide equations and figures scroll sideways (course.css). Each scrolling box goes inside a
+   .scroll-hint that says which sides have more behind them ("left", "right", both or none),
+   kept up to date as the reader scrolls or the window changes; a figure first gets a box of
+   its own to scroll in. */
+function hint(box) {
+  if (box.parentElement.classList.contains("scroll-hint")) return box;
+  const wrapper = document.createElement("div");
+  wrapper.className = "scroll-hint";
+  box.before(wrapper);
+  wrapper.append(box);
+  const mark = () => {
+    const more = [];
+    if (box.scrollLeft > 1) more.push("left");
+    if (box.scrollLeft + box.clientWidth < box.scrollWidth - 1) more.push("right");
+    wrapper.dataset.scrolls = more.join(" ");
+  };
+  box.addEventListener("scroll", mark, { passive: true });
+  window.addEventListener("resize", mark);
+  mark();
+  return box;
+}
+
+function hintAll() {
+  document.querySelectorAll(".cell_output > img, figure img").forEach((img) => {
+    if (img.parentElement.classList.contains("figure-scroll")) return;
+    const box = document.createElement("div");
+    box.className = "figure-scroll";
+    img.before(box);
+    box.append(img);
+    hint(box);
+  });
+  document.querySelectorAll('mjx-container[display="true"]').forEach(hint);
+}
+
+window.addEventListener("load", () => {
+  // Equations take their width once MathJax has typeset them.
+  const typeset = window.MathJax?.startup?.promise ?? Promise.resolve();
+  typeset.then(hintAll);
+});
+
+/* Paper cannot scroll: before printing, shrink each display equation wider than the page
+   until it fits, and restore it afterwards. (tools/handout_pdf.py sends "beforeprint" itself
+   once the page is laid out for print.) */
+window.addEventListener("beforeprint", () => {
+  document.querySelectorAll('mjx-container[display="true"]').forEach((math) => {
+    // Measured as on screen, where the equation scrolls (so its full width counts).
+    const overflow = math.style.overflowX;
+    math.style.overflowX = "auto";
+    const [inner, outer] = [math.scrollWidth, math.clientWidth];
+    math.style.overflowX = overflow;
+    if (inner > outer + 1) {
+      // MathJax sets the container's font-size itself (to match the text): scale that.
+      math.dataset.printFontSize = math.style.fontSize;
+      const size = parseFloat(math.style.fontSize) || 100;
+      math.style.fontSize = `${(0.98 * size * outer) / inner}%`;
+    }
+  });
+});
+window.addEventListener("afterprint", () => {
+  document.querySelectorAll("mjx-container[data-print-font-size]").forEach((math) => {
+    math.style.fontSize = math.dataset.printFontSize;
+    delete math.dataset.printFontSize;
+  });
+});
