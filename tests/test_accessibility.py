@@ -44,8 +44,6 @@ def test_no_serious_or_critical_violation(pages) -> None:
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.xfail(strict=True, reason="the notebooks' figures have no alt text yet (their "
-                   "alt is the image's file name): see the report of issue 11")
 def test_figures_have_alt_text(pages) -> None:
     bad = []
     for rel, page in pages:
