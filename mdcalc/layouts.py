@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from mdcalc._validation import c_contiguous, shape_str
+from mdcalc._validation import as_shape, c_contiguous, check_size, shape_str
 from mdcalc.vectorization import matrix_to_tensor, tensor_to_matrix
 
 __all__ = [
@@ -60,17 +60,6 @@ Shape = Sequence[int]
 # --------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------
-
-
-def _shape(name: str, shape: Any) -> tuple[int, ...]:
-    """Check that ``shape`` is a tuple of non-negative ints (a 0-tuple is a scalar)."""
-    try:
-        out = tuple(int(n) for n in shape)
-    except TypeError as exc:
-        raise ValueError(f"{name} must be a tuple of ints, got {shape!r}") from exc
-    if any(n < 0 for n in out) or any(int(n) != n for n in shape):
-        raise ValueError(f"{name} must be a tuple of non-negative ints, got {shape!r}")
-    return out
 
 
 def _described(shape: tuple[int, ...]) -> str:
@@ -137,7 +126,7 @@ def _variable_first_to_book(
     name: str, D: ArrayLike, out_shape: Shape, in_shape: Shape, what: str
 ) -> np.ndarray:
     """Check ``D.shape == in_shape + out_shape`` and move the variable's axes to the back."""
-    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    out_, in_ = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
     D_ = np.asarray(D)
     _expect(name, D_, in_ + out_, f"{what} (X.shape + F.shape)")
     return _move(D_, len(in_), len(out_))
@@ -155,7 +144,7 @@ def book_to_sympy_order(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.n
     >>> book_to_sympy_order(np.zeros((4, 1, 2, 3)), (4, 1), (2, 3)).shape
     (2, 3, 4, 1)
     """
-    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    out_, in_ = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
     J_ = np.asarray(J)
     _expect("J", J_, out_ + in_, "the book's tensor (F.shape + X.shape)")
     return _move(J_, len(out_), len(in_))
@@ -249,7 +238,7 @@ def from_sympy(
             return arr
         return _move(arr, in_ndim, arr.ndim - in_ndim)
 
-    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    out_, in_ = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
     n_out, n_in = prod(out_), prod(in_)
     if arr.size == n_out * n_in:
         # sympy's order is variable first; unit axes may be missing (a vector x held as
@@ -369,7 +358,7 @@ def single_entry_grid(dF: Callable[[np.ndarray], ArrayLike], in_shape: Shape) ->
     array([[2., 0., 4.],
            [4., 0., 8.]])
     """
-    in_ = _shape("in_shape", in_shape)
+    in_ = as_shape("in_shape", in_shape)
     if not callable(dF):
         raise TypeError(f"dF must be callable (K -> DF(X)[K]), got {type(dF).__name__}")
     images = []
@@ -475,7 +464,7 @@ def column_major_to_book(M: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.
     >>> bool(np.array_equal(J, jacobian_tensor(A, W)))
     True
     """
-    return matrix_to_tensor(M, _shape("out_shape", out_shape), _shape("in_shape", in_shape))
+    return matrix_to_tensor(M, as_shape("out_shape", out_shape), as_shape("in_shape", in_shape))
 
 
 def book_to_column_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
@@ -493,7 +482,7 @@ def book_to_column_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.
     >>> bool(np.array_equal(M, np.kron(W.T, A)))        # W^T ⊗ A
     True
     """
-    return tensor_to_matrix(J, _shape("out_shape", out_shape), _shape("in_shape", in_shape))
+    return tensor_to_matrix(J, as_shape("out_shape", out_shape), as_shape("in_shape", in_shape))
 
 
 def row_major_to_book(M: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
@@ -527,7 +516,7 @@ def row_major_to_book(M: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
     >>> bool(np.array_equal(J, jacobian_tensor(A, W)))
     True
     """
-    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    out_, in_ = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
     M_ = np.asarray(M)
     _expect("M", M_, (prod(out_), prod(in_)), "a vec-Jacobian (F.size, X.size)")
     return c_contiguous(M_.reshape(out_ + in_))
@@ -548,7 +537,7 @@ def book_to_row_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
     >>> bool(np.array_equal(M, np.kron(A, W.T)))        # A ⊗ W^T
     True
     """
-    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    out_, in_ = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
     J_ = np.asarray(J)
     _expect("J", J_, out_ + in_, "the book's tensor (F.shape + X.shape)")
     return c_contiguous(J_.reshape(prod(out_), prod(in_)))
@@ -653,7 +642,7 @@ def numerator_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
     >>> numerator_to_book(np.array([[1, 2, 3]]), out_shape=(), in_shape=(3,))  # a row
     array([1, 2, 3])
     """
-    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    out_, in_ = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
     D_ = np.asarray(D)
     _expect("D", D_, _numerator_shape(out_, in_), "a numerator-layout derivative")
     if _layout_kind(out_, in_, "numerator") == "vector":
@@ -671,7 +660,7 @@ def book_to_numerator(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
     >>> book_to_numerator(np.array([1, 2, 3]), out_shape=(), in_shape=(3,))  # gradient -> row
     array([[1, 2, 3]])
     """
-    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    out_, in_ = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
     J_ = np.asarray(J)
     shape = _numerator_shape(out_, in_)  # raises for cases the layout does not name
     _expect("J", J_, out_ + in_, "the book's tensor (F.shape + X.shape)")
@@ -714,7 +703,7 @@ def denominator_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.n
     array([[1, 2, 3],
            [4, 5, 6]])
     """
-    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    out_, in_ = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
     D_ = np.asarray(D)
     n_rows, n_cols = _numerator_shape(out_, in_)
     _expect("D", D_, (n_cols, n_rows), "a denominator-layout derivative")
