@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from mdcalc._validation import as_matrix, shape_str
+from mdcalc._validation import as_matrix, check_size, shape_str
 
 __all__ = ["jacobian_tensor", "check_factors"]
 
@@ -68,6 +68,8 @@ def jacobian_tensor(A: ArrayLike, W: ArrayLike) -> np.ndarray:
     """
     A_, W_ = check_factors(A, W)
     (V, _), (d1, d2) = A_.shape, W_.shape
+    dtype = np.result_type(A_, W_)
+    check_size(V * d2 * V * d1, dtype.itemsize, f"the Jacobian tensor ({V}, {d2}, {V}, {d1})")
     # One broadcast pass into a C-ordered buffer (numpy would otherwise pick the layout).
-    out = np.empty((V, d2, V, d1), dtype=np.result_type(A_, W_))
+    out = np.empty((V, d2, V, d1), dtype=dtype)
     return np.multiply(A_[:, None, :, None], W_.T[None, :, None, :], out=out)

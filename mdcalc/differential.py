@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from mdcalc._validation import as_matrix, is_sparse, shape_str
+from mdcalc._validation import as_matrix, as_shape, check_size, is_sparse, shape_str
 from mdcalc.componentwise import check_factors, jacobian_tensor
 from mdcalc.vectorization import (
     as_jacobian_matrix,
@@ -70,8 +70,11 @@ class Derivative:
         matrix: Callable[[], np.ndarray] | None = None,
         check_shapes: bool = True,
     ) -> None:
-        self.out_shape = tuple(out_shape)
-        self.in_shape = tuple(in_shape)
+        self.out_shape = as_shape("out_shape", out_shape)
+        self.in_shape = as_shape("in_shape", in_shape)
+        for name, fn in (("jvp", jvp), ("vjp", vjp), ("tensor", tensor), ("matrix", matrix)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
         self._jvp, self._vjp = jvp, vjp
         self._tensor, self._matrix = tensor, matrix
         self._check_shapes = check_shapes
@@ -81,6 +84,7 @@ class Derivative:
         cls, M: ArrayLike, out_shape: tuple[int, ...], in_shape: tuple[int, ...]
     ) -> Derivative:
         """The derivative whose vec-Jacobian (column-major) is ``M``."""
+        out_shape, in_shape = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
         M_ = np.array(as_jacobian_matrix(M, out_shape, in_shape))
         return cls(
             out_shape,
@@ -115,8 +119,9 @@ class Derivative:
             return self._matrix()
         if self._tensor is not None:
             return tensor_to_matrix(self._tensor(), self.out_shape, self.in_shape)
-        n_in = prod(self.in_shape)
-        M = np.empty((prod(self.out_shape), n_in))
+        n_in, n_out = prod(self.in_shape), prod(self.out_shape)
+        check_size(n_out * n_in, 8, f"the vec-Jacobian ({n_out} x {n_in})")
+        M = np.empty((n_out, n_in))
         for col in range(n_in):  # column col is vec(DF[E]) for the col-th basis matrix E
             E = np.zeros(n_in)
             E[col] = 1.0

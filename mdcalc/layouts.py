@@ -361,11 +361,13 @@ def single_entry_grid(dF: Callable[[np.ndarray], ArrayLike], in_shape: Shape) ->
     in_ = as_shape("in_shape", in_shape)
     if not callable(dF):
         raise TypeError(f"dF must be callable (K -> DF(X)[K]), got {type(dF).__name__}")
-    images = []
+    images: list[np.ndarray] = []
     for index in np.ndindex(*in_):
         E = np.zeros(in_)
         E[index] = 1.0
         images.append(np.asarray(dF(E), dtype=float))
+        if len(images) == 1:
+            check_size(prod(in_) * images[0].size, 8, "the grid of dF/dX_kl")
     shapes = {im.shape for im in images}
     if len(shapes) > 1:
         raise ValueError(f"dF returned arrays of different shapes: {sorted(shapes)}")
@@ -572,6 +574,7 @@ def commutation_matrix(m: int, n: int) -> np.ndarray:
     if int(m) != m or int(n) != n or m < 1 or n < 1:
         raise ValueError(f"m and n must be positive integers, got m={m!r}, n={n!r}")
     m, n = int(m), int(n)
+    check_size((m * n) ** 2, 8, f"the commutation matrix ({m * n} x {m * n})")
     K = np.zeros((m * n, m * n))
     j, k = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
     # X[j, k] sits at j + m k in vec(X) and at k + n j in vec(X^T).

@@ -132,12 +132,20 @@ def _combine(
     (P1, M1, d1), (P2, M2, d2) = pairs
     D1, D2 = (P1 - M1) / d1, (P2 - M2) / d2
     rho1 = 4 * EPS * (np.abs(P1) + np.abs(M1)) / d1
-    rho2 = 4 * EPS * (np.abs(P2) + np.abs(M2)) / d2
+    # The small step's rounding, measured: its second difference is mostly f's own noise
+    # (f may round far more than eps |F|, e.g. through large sums inside).
+    rho2 = np.maximum(4 * EPS * (np.abs(P2) + np.abs(M2)), np.abs(P2 - 2 * F0 + M2)) / d2
     q = (d2 / d1) ** 2
-    trunc1 = np.maximum(np.abs(D1 - D2) - rho1 - rho2, 0.0) / (1 - q)
-    err1, err2 = trunc1 + rho1, q * trunc1 + rho2
-    small = err2 <= err1
-    D, err = np.where(small, D2, D1), np.where(small, err2, err1)
+    # To choose, rounding is taken relative to f's largest value too (an entry near 0 of
+    # a sum of large terms rounds like the terms); the error reported is the entry's own.
+    level = 4 * EPS * float(np.abs(F0).max(initial=0.0))
+    choose1, choose2 = np.maximum(rho1, level / d1), np.maximum(rho2, level / d2)
+    trunc1 = np.maximum(np.abs(D1 - D2) - choose1 - choose2, 0.0) / (1 - q)
+    trunc1 = np.where(np.isfinite(trunc1), trunc1, 0.0)  # one step left f's domain
+    small = (q * trunc1 + choose2 <= trunc1 + choose1) | ~np.isfinite(D1)
+    small &= np.isfinite(D2) | ~np.isfinite(D1)
+    D = np.where(small, D2, D1)
+    err = np.where(small, q * trunc1 + rho2, trunc1 + rho1)
     gap1 = (P1 - 2 * F0 + M1) / (d1 / 2)  # forward minus backward slope
     gap2 = (P2 - 2 * F0 + M2) / (d2 / 2)
     # f's rounding is relative to its largest values, not to each entry's own size.

@@ -12,7 +12,14 @@ from math import prod
 import numpy as np
 from numpy.typing import ArrayLike
 
-from mdcalc._validation import as_matrix, as_vector, c_contiguous, shape_str
+from mdcalc._validation import (
+    as_matrix,
+    as_shape,
+    as_vector,
+    c_contiguous,
+    check_size,
+    shape_str,
+)
 from mdcalc.componentwise import check_factors
 
 __all__ = [
@@ -59,7 +66,8 @@ def unvec(x: ArrayLike, shape: tuple[int, int]) -> np.ndarray:
            [3., 4.]])
     """
     arr = as_vector("x", x)
-    if len(shape) != 2 or prod(shape) != arr.size:
+    shape = as_shape("shape", shape, ndim=2)
+    if prod(shape) != arr.size:
         raise ValueError(
             f"cannot unvec a vector of length {arr.size} into shape {tuple(shape)}: "
             "the shape must be two numbers whose product is the length"
@@ -77,7 +85,10 @@ def basis_matrix(k: int, l: int, shape: tuple[int, int]) -> np.ndarray:
     array([[0., 0., 1.],
            [0., 0., 0.]])
     """
-    m, p = shape
+    m, p = as_shape("shape", shape, ndim=2)
+    for name, index in (("k", k), ("l", l)):
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, got {type(index).__name__}")
     if not (0 <= k < m and 0 <= l < p):
         raise ValueError(f"index ({k}, {l}) is outside a matrix of shape {shape_str(shape)}")
     E = np.zeros((m, p))
@@ -113,9 +124,11 @@ def kron_jacobian(A: ArrayLike, W: ArrayLike) -> np.ndarray:
     """
     A_, W_ = check_factors(A, W)
     (V, _), (d1, d2) = A_.shape, W_.shape
+    dtype = np.result_type(A_, W_)
+    check_size(V * d2 * V * d1, dtype.itemsize, f"the vec-Jacobian ({V * d2} x {V * d1})")
     # Block (l, k) is W[k, l] * A: one broadcast pass into a C-ordered buffer, whose
     # reshape to (d2 V, d1 V) is then free.
-    out = np.empty((d2, V, d1, V), dtype=np.result_type(A_, W_))
+    out = np.empty((d2, V, d1, V), dtype=dtype)
     np.multiply(W_.T[:, None, :, None], A_[None, :, None, :], out=out)
     return out.reshape(d2 * V, d1 * V)
 
@@ -123,7 +136,7 @@ def kron_jacobian(A: ArrayLike, W: ArrayLike) -> np.ndarray:
 def _check_tensor_shapes(
     shape: tuple[int, ...], out_shape: tuple[int, ...], in_shape: tuple[int, ...]
 ) -> tuple[int, int]:
-    out_shape, in_shape = tuple(out_shape), tuple(in_shape)
+    out_shape, in_shape = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
     if shape != out_shape + in_shape:
         raise ValueError(
             f"a tensor for an output of shape {out_shape} and an input of shape {in_shape} "
@@ -161,6 +174,7 @@ def tensor_to_matrix(
     """
     arr = np.asarray(J)
     n_out, n_in = _check_tensor_shapes(arr.shape, out_shape, in_shape)
+    check_size(arr.size, arr.itemsize, "the vec-Jacobian")
     return c_contiguous(arr.reshape((n_out, n_in), order="F"))
 
 
@@ -179,6 +193,7 @@ def matrix_to_tensor(
     True
     """
     arr = as_jacobian_matrix(M, out_shape, in_shape)
+    check_size(arr.size, arr.itemsize, "the Jacobian tensor")
     return c_contiguous(arr.reshape(tuple(out_shape) + tuple(in_shape), order="F"))
 
 
@@ -187,6 +202,7 @@ def as_jacobian_matrix(
 ) -> np.ndarray:
     """Return ``M`` as an array after checking it is (prod(out_shape), prod(in_shape))."""
     arr = np.asarray(M)
+    out_shape, in_shape = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
     expected = (prod(out_shape), prod(in_shape))
     if arr.shape != expected:
         raise ValueError(
