@@ -27,6 +27,7 @@ from mdcalc.numeric import (
     central_along,
     check_output,
     complex_along,
+    linearity_defect,
     linearity_noise,
     non_analytic,
 )
@@ -45,6 +46,8 @@ MAX_DIRECTIONS = 100
 # central differences) plus FLOOR_ULPS rounding units of the derivative's scale pass.
 NOISE_FACTOR = 100.0
 FLOOR_ULPS = 256.0
+# How many triples (K_i, R, K_i + R) sample the linearity defect.
+_NOISE_PAIRS = 3
 
 
 @dataclass(frozen=True)
@@ -165,11 +168,12 @@ def check_derivative(
     form, reading = _read_claim(claimed, out_shape, in_shape)
     rng = np.random.default_rng(seed)
     directions = [rng.standard_normal(in_shape) for _ in range(n_directions)]
-    R = rng.standard_normal(in_shape)  # with K_0 + R, it measures the numeric noise
-    probe = directions + [R, directions[0] + R]
-    numeric, used, noise, doubt = _numeric(f, X_, F0, probe, method)
+    R = rng.standard_normal(in_shape)  # with K_i + R, it measures the numeric noise
+    numeric, used, noise, doubt = _numeric(f, X_, F0, directions, R, method)
     rtol = float(rtol) if rtol is not None else (1e-8 if used == "complex-step" else 1e-5)
-    context = _Context(out_shape, in_shape, directions, numeric[:n_directions], rtol, used)
+    scale = max(float(np.abs(n).max(initial=0.0)) for n in numeric)
+    atol = NOISE_FACTOR * noise + FLOOR_ULPS * EPS * scale
+    context = _Context(out_shape, in_shape, directions, numeric, rtol, used, atol)
     noun = _FORM_NOUN.get(form, "claim")
     if doubt is not None:
         return context.undecided(doubt, form)
@@ -183,8 +187,6 @@ def check_derivative(
     if not all(np.all(np.isfinite(v)) for v in values):
         return context.undecided(_NON_FINITE_CLAIM.format(noun=noun), form)
     error = context.error(values)
-    scale = max(float(np.abs(n).max(initial=0.0)) for n in context.numeric)
-    atol = NOISE_FACTOR * noise + FLOOR_ULPS * EPS * scale
     worst, where = _worst_entry(values, context.numeric, rtol, atol)
     if worst <= 1:  # every entry within rtol of itself, or within the noise
         if error <= rtol:
@@ -197,11 +199,12 @@ def check_derivative(
                 form,
                 None,
             )
-        if scale <= atol:
+        if all(np.all(np.abs(n) <= atol) for n in context.numeric):
             return context.result(
                 True,
                 error,
-                f"correct: the derivative is zero to within the numeric noise ({atol:.1e}, "
+                f"correct: the derivative is zero to within the numeric noise "
+                f"({float(atol.max(initial=0.0)):.1e}, "
                 f"{used}), and so is the {noun} in {n_directions} random directions.",
                 form,
                 None,
@@ -209,7 +212,8 @@ def check_derivative(
         return context.undecided(
             f"the numeric derivative is too noisy here to decide at rtol={rtol:g}: the "
             f"{noun} differs from it by up to {error:.1e} of its scale, within the "
-            f"numeric noise ({atol:.1e} against a scale of {scale:.1e}); check at a "
+            f"numeric noise ({float(atol.max(initial=0.0)):.1e} against a scale of "
+            f"{scale:.1e}); check at a "
             "better-conditioned point, or with a larger rtol.",
             form,
         )
@@ -232,7 +236,7 @@ _NON_FINITE_CLAIM = (
 
 
 def _worst_entry(
-    values: list[np.ndarray], numeric: list[np.ndarray], rtol: float, atol: float
+    values: list[np.ndarray], numeric: list[np.ndarray], rtol: float, atol: np.ndarray
 ) -> tuple[float, str]:
     """The largest ``|got - want| / (rtol |want| + atol)`` over entries and directions."""
     worst, where = 0.0, ""
@@ -255,17 +259,23 @@ def _numeric(
     f: Callable[..., Any],
     X: np.ndarray,
     F0: np.ndarray,
-    probe: list[np.ndarray],
+    directions: list[np.ndarray],
+    R: np.ndarray,
     method: str,
-) -> tuple[list[np.ndarray], NumericMethod, float, str | None]:
-    """DF(X)[K] for each K of probe: values, method used, noise, and a doubt (or None).
+) -> tuple[list[np.ndarray], NumericMethod, np.ndarray, str | None]:
+    """DF(X)[K] for each direction: values, method used, noise, and a doubt (or None).
 
-    probe ends with R and K_0 + R (their linearity defect measures the noise). The
+    The linearity defects of (K_i, R, K_i + R) for the first few directions measure the
+    noise. The
     complex step is used when f carries complex numbers and agrees, entry by entry in
     every direction, with central differences; a forced complex step that disagrees is
-    refused.
+    refused. The noise is per output entry: for the complex step, the largest linearity
+    defect (rounding, relative to f's largest values); for central differences, each
+    entry's own estimated error and defect (at least 1e-4 of the largest).
     """
-    n = len(probe) - 2
+    n = len(directions)
+    probe = directions + [R] + [K + R for K in directions[:_NOISE_PAIRS]]
+    triples = [(i, n, n + 1 + i) for i in range(len(probe) - n - 1)]
     exact: list[np.ndarray] | None = None
     if method != "central":
         try:
@@ -278,15 +288,17 @@ def _numeric(
         central = [central_along(f, X, F0, K) for K in probe]
     values = [c[0] for c in central]
     if exact is not None:
-        if not non_analytic(exact, central, linearity_noise(values, 0, n, n + 1)):
-            noise = linearity_noise(exact, 0, n, n + 1)
-            return exact, "complex-step", noise, _doubt(exact, None)
+        if not non_analytic(exact, central, max(linearity_noise(values, *t) for t in triples)):
+            noise = np.full(F0.shape, max(linearity_noise(exact, *t) for t in triples))
+            return exact[:n], "complex-step", noise, _doubt(exact, None)
         if method == "complex-step":
             raise ValueError(NON_ANALYTIC)
-    errors = max(float(np.nanmax(c[1], initial=0.0)) if c[1].size else 0.0 for c in central)
-    noise = max(linearity_noise(values, 0, n, n + 1), errors)
+    with np.errstate(all="ignore"):
+        errors = np.max(np.nan_to_num(np.stack([c[1] for c in central]), nan=0.0), axis=0)
+    noise = np.max([errors] + [linearity_defect(values, *t) for t in triples], axis=0)
+    noise = np.maximum(noise, 1e-4 * float(noise.max(initial=0.0)))
     kinks = any(np.any(c[2]) for c in central)
-    return values, "central", noise, _doubt(values, kinks)
+    return values[:n], "central", noise, _doubt(values, kinks)
 
 
 def _doubt(values: list[np.ndarray], kinks: bool | None) -> str | None:
@@ -353,6 +365,7 @@ class _Context:
     numeric: list[np.ndarray]
     rtol: float
     method: str
+    atol: np.ndarray  # per output entry: what the numeric noise allows besides rtol
 
     def error(self, values: list[np.ndarray]) -> float:
         worst = 0.0
@@ -365,7 +378,9 @@ class _Context:
     def fits(self, reading: Reading) -> bool:
         """Whether DF[K] read this way matches the numeric derivative in every direction."""
         values = [_apply(reading, K, self.out_shape) for K in self.directions]
-        return not isinstance(values[0], str) and self.error(values) <= max(self.rtol, 1e-6)
+        if isinstance(values[0], str):
+            return False
+        return _worst_entry(values, self.numeric, max(self.rtol, 1e-6), self.atol)[0] <= 1
 
     def result(
         self, ok: bool, err: float, message: str, form: str, mistake: str | None

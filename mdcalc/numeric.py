@@ -131,21 +131,27 @@ def _combine(
     """
     (P1, M1, d1), (P2, M2, d2) = pairs
     D1, D2 = (P1 - M1) / d1, (P2 - M2) / d2
-    rho1 = 4 * EPS * (np.abs(P1) + np.abs(M1)) / d1
-    # The small step's rounding, measured: its second difference is mostly f's own noise
-    # (f may round far more than eps |F|, e.g. through large sums inside).
-    rho2 = np.maximum(4 * EPS * (np.abs(P2) + np.abs(M2)), np.abs(P2 - 2 * F0 + M2)) / d2
+    # f's rounding noise in F, per entry: eps |F|, or more if measured so by the second
+    # differences (f may round far more than eps |F|, e.g. through large sums inside):
+    # S(t) = t^2 f'' + noise, so S(t2) - (t2/t1)^2 S(t1) is noise.
     q = (d2 / d1) ** 2
+    second = np.abs((P2 - 2 * F0 + M2) - q * (P1 - 2 * F0 + M1))
+    second = np.where(np.isfinite(second), second, 0.0)
+    rho1 = np.maximum(4 * EPS * (np.abs(P1) + np.abs(M1)), second) / d1
+    rho2 = np.maximum(4 * EPS * (np.abs(P2) + np.abs(M2)), second) / d2
+    # Truncation shows as a difference of the two values beyond three times their noise.
+    trunc1 = np.maximum(np.abs(D1 - D2) - 3 * (rho1 + rho2), 0.0) / (1 - q)
     # To choose, rounding is taken relative to f's largest value too (an entry near 0 of
     # a sum of large terms rounds like the terms); the error reported is the entry's own.
     level = 4 * EPS * float(np.abs(F0).max(initial=0.0))
     choose1, choose2 = np.maximum(rho1, level / d1), np.maximum(rho2, level / d2)
-    trunc1 = np.maximum(np.abs(D1 - D2) - choose1 - choose2, 0.0) / (1 - q)
-    trunc1 = np.where(np.isfinite(trunc1), trunc1, 0.0)  # one step left f's domain
-    small = (q * trunc1 + choose2 <= trunc1 + choose1) | ~np.isfinite(D1)
+    guess1 = np.maximum(np.abs(D1 - D2) - choose1 - choose2, 0.0) / (1 - q)
+    with np.errstate(invalid="ignore"):
+        small = (q * guess1 + choose2 <= guess1 + choose1) | ~np.isfinite(D1)
     small &= np.isfinite(D2) | ~np.isfinite(D1)
     D = np.where(small, D2, D1)
     err = np.where(small, q * trunc1 + rho2, trunc1 + rho1)
+    err = np.where(np.isfinite(err), err, np.where(small, rho2, rho1))  # one step left f's domain
     gap1 = (P1 - 2 * F0 + M1) / (d1 / 2)  # forward minus backward slope
     gap2 = (P2 - 2 * F0 + M2) / (d2 / 2)
     # f's rounding is relative to its largest values, not to each entry's own size.
@@ -153,8 +159,8 @@ def _combine(
     noise = 8 * EPS * level / (d2 / 2)
     scale = np.abs(D).max(axis=scale_axes, keepdims=scale_axes is not None, initial=0.0)
     kink = (
-        (np.abs(gap2 - gap1) <= 0.25 * np.abs(gap2))  # smooth: gap2 <= gap1 / 2
-        & (np.abs(D1 - D2) < 0.1 * np.abs(gap2))  # noise would move D as much as the gap
+        (np.abs(gap2 - gap1) <= 0.05 * np.abs(gap2))  # smooth: gap2 <= gap1 / 2
+        & (np.abs(D1 - D2) < 0.02 * np.abs(gap2))  # noise would move D as much as the gap
         & (np.abs(gap2) > 10 * noise + 2 * rho1)
         & (np.abs(gap2) > KINK_RTOL * (np.abs(D) + scale))
     )
@@ -176,11 +182,11 @@ def central_along(
     if not np.any(X + t2 * K != X):
         t2 = t1 / 2
     pairs = []
-    for t in (t1, t2):
-        plus = _real_output(evaluate(f, X + t * K, F0.shape))
-        minus = _real_output(evaluate(f, X - t * K, F0.shape))
-        pairs.append((plus, minus, 2 * t))
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # a step may leave f's domain: nan is handled
+        for t in (t1, t2):
+            plus = _real_output(evaluate(f, X + t * K, F0.shape))
+            minus = _real_output(evaluate(f, X - t * K, F0.shape))
+            pairs.append((plus, minus, 2 * t))
         return _combine(F0, pairs)
 
 
@@ -192,16 +198,21 @@ def _real_output(F: np.ndarray) -> np.ndarray:
     return F
 
 
-def linearity_noise(values: list[np.ndarray], k: int, r: int, kr: int) -> float:
-    """``max |D[K + R] - D[K] - D[R]|``: numeric noise, as a derivative is linear in K.
+def linearity_defect(values: list[np.ndarray], k: int, r: int, kr: int) -> np.ndarray:
+    """``|D[K + R] - D[K] - D[R]|`` per entry: numeric noise, as a derivative is linear in K.
 
     It measures f's own rounding (which estimates from the size of F miss when f has
     large intermediate values, as ``X @ inv(X)``) and, for central differences, their
-    truncation error; nan entries are ignored here (they are refused elsewhere).
+    truncation error; nan entries count as 0 here (they are refused elsewhere).
     """
     with np.errstate(all="ignore"):
         defect = np.abs(values[kr] - values[k] - values[r])
-    return float(np.nanmax(defect, initial=0.0)) if defect.size else 0.0
+    return np.where(np.isfinite(defect), defect, 0.0)
+
+
+def linearity_noise(values: list[np.ndarray], k: int, r: int, kr: int) -> float:
+    """The largest :func:`linearity_defect`, one number for all entries."""
+    return float(linearity_defect(values, k, r, kr).max(initial=0.0))
 
 
 def non_analytic(
@@ -402,7 +413,8 @@ def jacobian(
         moved = [x[index] + t1[cols], x[index] - t1[cols], x[index] + t2[cols], x[index] - t2[cols]]
         for s, value in enumerate(moved):
             stack[s, np.arange(b), index] = value
-        out = _real_output(call(stack.reshape((4 * b,) + X_.shape)))
+        with np.errstate(all="ignore"):  # a step may leave f's domain: nan is handled
+            out = _real_output(call(stack.reshape((4 * b,) + X_.shape)))
         P1, M1, P2, M2 = (part.reshape(b, n_out).T for part in out.reshape(4, b, n_out))
         with np.errstate(all="ignore"):
             D, _, kink = _combine(
