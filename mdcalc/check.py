@@ -22,12 +22,14 @@ from numpy.typing import ArrayLike
 from mdcalc._validation import as_count, as_point, evaluate, is_sparse, refuse_masked, shape_str
 from mdcalc.layouts import sympy_order_to_book
 from mdcalc.numeric import (
+    CLAIM_NOISE_SHARE,
     EPS,
     NON_ANALYTIC,
     central_along,
     check_output,
     complex_along,
-    linearity_defect,
+    entry_noise,
+    kinked,
     linearity_noise,
     non_analytic,
 )
@@ -288,16 +290,16 @@ def _numeric(
         central = [central_along(f, X, F0, K) for K in probe]
     values = [c[0] for c in central]
     if exact is not None:
-        if not non_analytic(exact, central, max(linearity_noise(values, *t) for t in triples)):
+        rough = entry_noise(central, triples)
+        if not non_analytic(exact, central, rough):
             noise = np.full(F0.shape, max(linearity_noise(exact, *t) for t in triples))
-            return exact[:n], "complex-step", noise, _doubt(exact, None)
+            kinks = kinked(central, triples)  # analytic f have none: abs * 0 may agree
+            return exact[:n], "complex-step", noise, _doubt(exact, kinks)
         if method == "complex-step":
             raise ValueError(NON_ANALYTIC)
     with np.errstate(all="ignore"):
-        errors = np.max(np.nan_to_num(np.stack([c[1] for c in central]), nan=0.0), axis=0)
-    noise = np.max([errors] + [linearity_defect(values, *t) for t in triples], axis=0)
-    noise = np.maximum(noise, 1e-4 * float(noise.max(initial=0.0)))
-    kinks = any(np.any(c[2]) for c in central)
+        noise = entry_noise(central, triples, share=CLAIM_NOISE_SHARE)
+    kinks = kinked(central, triples)
     return values[:n], "central", noise, _doubt(values, kinks)
 
 

@@ -53,10 +53,17 @@ DEFAULT_MAX_MEMORY = 256 * 2**20
 CACHE_BATCH_BYTES = 4 * 2**20
 # A complex-step result is refused when it differs from central differences by more than
 # this many times their estimated error (plus this relative slack, per entry).
-GUARD_FACTOR = 10.0
+GUARD_FACTOR = 100.0
 GUARD_RTOL = 1e-8
 # Relative jump of the one-sided slopes above which f is not differentiable at X.
 KINK_RTOL = 1e-6
+# jacobian and directional_derivative refuse central differences whose estimated error
+# is above this, relative to the entry (see _check_central).
+CENTRAL_RTOL = 1e-6
+# An entry's noise is at least this share of the largest entry's (see entry_noise):
+# large for the guard (no false refusals of analytic f), small to compare claims.
+NOISE_SHARE = 1e-2
+CLAIM_NOISE_SHARE = 1e-4
 
 
 def _check_method(method: Any) -> None:
@@ -164,13 +171,26 @@ def _combine(
         & (np.abs(gap2) > 10 * noise + 2 * rho1)
         & (np.abs(gap2) > KINK_RTOL * (np.abs(D) + scale))
     )
-    return D, err, kink
+    return D, err, np.where(kink, np.abs(gap2), 0.0)
+
+
+def kinked(
+    central: list[tuple[np.ndarray, np.ndarray, np.ndarray]], triples: list[tuple[int, int, int]]
+) -> bool:
+    """Whether a slope gap flagged by central differences stands out of the noise.
+
+    A real kink leaves the directional derivatives linear in K (abs at 0 gives 0 in every
+    direction), so its gap is far above their linearity defects; rounding noise that
+    happens to look like a gap is not.
+    """
+    noise = entry_noise(central, triples, share=NOISE_SHARE, errors=False)
+    return any(bool(np.any(c[2] > 100 * noise)) for c in central)
 
 
 def central_along(
     f: Callable[..., Any], X: np.ndarray, F0: np.ndarray, K: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Central DF(X)[K] at two steps along K: (value, estimated error, kink flags)."""
+    """Central DF(X)[K] at two steps along K: (value, estimated error, kink gaps)."""
     size = float(np.abs(K).max(initial=0.0))
     if size == 0.0:
         zero = np.zeros(F0.shape)
@@ -215,16 +235,36 @@ def linearity_noise(values: list[np.ndarray], k: int, r: int, kr: int) -> float:
     return float(linearity_defect(values, k, r, kr).max(initial=0.0))
 
 
+def entry_noise(
+    central: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    triples: list[tuple[int, int, int]],
+    share: float = NOISE_SHARE,
+    errors: bool = True,
+) -> np.ndarray:
+    """Per output entry, the noise of central differences: their linearity defects (and
+    estimated errors), at least ``share`` of the largest entry's (one sample of an entry's
+    noise can be small by chance; a share of the largest still lets a piece much smaller
+    than the largest entries be seen, down to that share).
+    """
+    values = [c[0] for c in central]
+    parts = [linearity_defect(values, *t) for t in triples]
+    if errors:
+        parts.append(np.max(np.nan_to_num(np.stack([c[1] for c in central]), nan=0.0), axis=0))
+    noise = np.max(parts, axis=0)
+    return np.maximum(noise, share * float(noise.max(initial=0.0)))
+
+
 def non_analytic(
     exact: list[np.ndarray],
     central: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-    noise: float,
+    noise: np.ndarray,
 ) -> bool:
     """Whether complex-step and central values disagree in any entry of any direction.
 
     Each entry is compared on its own: the tolerance is GUARD_FACTOR times the central
-    value's estimated error plus the numeric noise, plus GUARD_RTOL of the entry itself,
-    so a non-analytic piece is seen however small, and beside however large a piece.
+    value's estimated error plus its noise (:func:`entry_noise`), plus GUARD_RTOL of the
+    entry itself, so a non-analytic piece is seen however small, and beside however large
+    a piece (down to about 1e-11 of it).
     """
     values = [c[0] for c in central]
     with np.errstate(all="ignore"):
@@ -303,13 +343,13 @@ def directional_derivative(
     R = np.random.default_rng(1).standard_normal(X_.shape)
     central = [central_along(f, X_, F0, D) for D in (K_, R, K_ + R)]
     if method == "central":
-        value, _, kink = central[0]
-        if np.any(kink):
-            raise ValueError(NOT_DIFFERENTIABLE.format(where="along K"))
+        value, err, _ = central[0]
+        kink = np.full(value.shape, kinked(central, [(0, 1, 2)]))
+        size = max(1.0, float(np.abs(X_).max())) / float(np.abs(K_).max(initial=0.0) or 1.0)
+        _check_central(value, err, kink, F0, size, None, X_.shape)
     else:
         exact = [complex_along(f, X_, D, F0.shape) for D in (K_, R, K_ + R)]
-        if non_analytic(exact, central, linearity_noise([c[0] for c in central], 0, 1, 2)):
-            raise ValueError(NON_ANALYTIC)
+        _guard(exact, central)
         value = exact[0]
     if not np.all(np.isfinite(value)):
         raise ValueError("the directional derivative is not finite: f overflows near X")
@@ -417,16 +457,13 @@ def jacobian(
             out = _real_output(call(stack.reshape((4 * b,) + X_.shape)))
         P1, M1, P2, M2 = (part.reshape(b, n_out).T for part in out.reshape(4, b, n_out))
         with np.errstate(all="ignore"):
-            D, _, kink = _combine(
+            D, err, kink = _combine(
                 F0.reshape(-1, 1),
                 [(P1, M1, moved[0] - moved[1]), (P2, M2, moved[2] - moved[3])],
                 scale_axes=0,
             )
-        if np.any(kink):
-            i, j = np.argwhere(kink)[0]
-            entry = tuple(int(n) for n in np.unravel_index(cols.start + j, X_.shape))
-            where = f"at input entry {entry}"
-            raise ValueError(NOT_DIFFERENTIABLE.format(where=where))
+        size = np.maximum(1.0, np.abs(x[cols]))  # F0 / x: the scale of a derivative
+        _check_central(D, err, kink > 0, F0.reshape(-1, 1), size, cols.start, X_.shape)
         flat[:, cols] = D
     J = flat.reshape(out_shape + X_.shape)
     if not np.all(np.isfinite(J)):
@@ -437,10 +474,56 @@ def jacobian(
     if complex_step:
         directions = _guard_directions(X_.shape)
         exact = [np.tensordot(J, K, axes=X_.ndim) for K in directions]
-        central = [central_along(f, X_, F0, K) for K in directions]
-        if non_analytic(exact, central, linearity_noise([c[0] for c in central], 0, 1, 2)):
-            raise ValueError(NON_ANALYTIC)
+        _guard(exact, [central_along(f, X_, F0, K) for K in directions])
     return J
+
+
+def _guard(exact: list[np.ndarray], central: list[tuple[np.ndarray, ...]]) -> None:
+    """Refuse a complex-step result that central differences (along K, R, K + R) contradict.
+
+    Also refuse it where central differences see a kink: a non-analytic f may agree with
+    the complex step there by accident (abs and x conj(x) at 0 both give 0).
+    """
+    if kinked(central, [(0, 1, 2)]):
+        raise ValueError(NOT_DIFFERENTIABLE.format(where="in a random direction"))
+    if non_analytic(exact, central, entry_noise(central, [(0, 1, 2)])):
+        raise ValueError(NON_ANALYTIC)
+
+
+def _check_central(
+    D: np.ndarray,
+    err: np.ndarray,
+    kink: np.ndarray,
+    F0: np.ndarray,
+    size: Any,
+    start: int | None,
+    in_shape: tuple[int, ...],
+) -> None:
+    """Refuse central differences at a kink, or whose estimated error is too large.
+
+    An estimated error above CENTRAL_RTOL of the entry (plus CENTRAL_RTOL of f's largest
+    value over the input's size, so that a derivative that is 0 up to rounding passes)
+    means f varies on a scale below the step (sin at 1e6, a nearby singularity).
+    """
+    def where(j: int) -> str:
+        if start is None:
+            return "along K"
+        entry = tuple(int(n) for n in np.unravel_index(start + j, in_shape))
+        return f"at input entry {entry}"
+
+    if np.any(kink):
+        raise ValueError(NOT_DIFFERENTIABLE.format(where=where(int(np.argwhere(kink)[0][-1]))))
+    level = float(np.abs(F0).max(initial=0.0)) / size
+    with np.errstate(invalid="ignore"):
+        unreliable = err > CENTRAL_RTOL * (np.abs(D) + level)
+    if np.any(unreliable):
+        j = int(np.argwhere(unreliable)[0][-1]) if start is not None else 0
+        raise ValueError(
+            f"central differences are unreliable {where(j)}: their estimated error "
+            f"{float(np.max(err[unreliable])):.1e} is too large for the derivative there "
+            "(f varies faster than the step, about 6e-6 of |X|: an oscillation or a "
+            "singularity nearby); use the complex step if f is analytic, or another point"
+        )
 
 
 def _batches(n: int, per_item: int, max_memory: int) -> Iterator[slice]:
