@@ -22,7 +22,6 @@ from numpy.typing import ArrayLike
 from mdcalc._validation import as_count, as_point, evaluate, is_sparse, refuse_masked, shape_str
 from mdcalc.layouts import sympy_order_to_book
 from mdcalc.numeric import (
-    CLAIM_NOISE_SHARE,
     EPS,
     NON_ANALYTIC,
     central_along,
@@ -298,7 +297,7 @@ def _numeric(
         if method == "complex-step":
             raise ValueError(NON_ANALYTIC)
     with np.errstate(all="ignore"):
-        noise = entry_noise(central, triples, share=CLAIM_NOISE_SHARE)
+        noise = entry_noise(central, triples)
     kinks = kinked(central, triples)
     return values[:n], "central", noise, _doubt(values, kinks)
 

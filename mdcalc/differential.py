@@ -14,7 +14,14 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from mdcalc._validation import as_matrix, as_shape, check_size, is_sparse, shape_str
+from mdcalc._validation import (
+    as_matrix,
+    as_shape,
+    check_size,
+    is_sparse,
+    refuse_masked,
+    shape_str,
+)
 from mdcalc.componentwise import check_factors, jacobian_tensor
 from mdcalc.vectorization import (
     as_jacobian_matrix,
@@ -141,6 +148,7 @@ class Derivative:
         )
 
     def _check(self, name: str, K: ArrayLike, shape: tuple[int, ...], whose: str) -> np.ndarray:
+        refuse_masked(name, K)
         arr = np.asarray(K)
         if self._check_shapes and arr.shape != shape:
             raise ValueError(

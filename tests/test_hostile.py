@@ -234,7 +234,7 @@ def as_form(T: np.ndarray, form: str, out_shape, in_shape) -> Any:
     return lambda K: np.tensordot(T, K, axes=len(in_shape))
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=30)
 @given(
     case=cases(),
     form=st.sampled_from(["tensor", "matrix", "callable"]),
