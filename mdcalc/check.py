@@ -270,9 +270,9 @@ def _numeric(
     noise. The
     complex step is used when f carries complex numbers and agrees, entry by entry in
     every direction, with central differences; a forced complex step that disagrees is
-    refused. The noise is per output entry: for the complex step, the largest linearity
-    defect (rounding, relative to f's largest values); for central differences, each
-    entry's own estimated error and defect (at least 1e-4 of the largest).
+    refused. The noise is per output entry: the central differences' estimated error and
+    linearity defects (at least NOISE_SHARE of the largest), and for the complex step
+    also its largest linearity defect (rounding, relative to f's largest values).
     """
     n = len(directions)
     probe = directions + [R] + [K + R for K in directions[:_NOISE_PAIRS]]
@@ -291,7 +291,9 @@ def _numeric(
     if exact is not None:
         rough = entry_noise(central, triples)
         if not non_analytic(exact, central, rough):
-            noise = np.full(F0.shape, max(linearity_noise(exact, *t) for t in triples))
+            # What the guard could not see (GUARD_FACTOR = NOISE_FACTOR times the central
+            # noise) cannot be told apart either: a claim within it is not called wrong.
+            noise = np.maximum(rough, max(linearity_noise(exact, *t) for t in triples))
             kinks = kinked(central, triples)  # analytic f have none: abs * 0 may agree
             return exact[:n], "complex-step", noise, _doubt(exact, kinks)
         if method == "complex-step":

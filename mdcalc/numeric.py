@@ -124,7 +124,7 @@ def _central_steps(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _combine(
-    F0: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray, Any]]
+    F0: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray, Any]], floor: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Central differences at two steps: the better estimate, its error, and kinks.
 
@@ -147,9 +147,11 @@ def _combine(
     rho2 = np.maximum(4 * EPS * (np.abs(P2) + np.abs(M2)), second) / d2
     # Truncation shows as a difference of the two values beyond three times their noise.
     trunc1 = np.maximum(np.abs(D1 - D2) - 3 * (rho1 + rho2), 0.0) / (1 - q)
-    # To choose, rounding is taken relative to f's largest value too (an entry near 0 of
-    # a sum of large terms rounds like the terms); the error reported is the entry's own.
-    level = 4 * EPS * float(np.abs(F0).max(initial=0.0))
+    # To choose (with floor, for jacobian's per-entry steps), rounding is taken relative
+    # to f's largest value too (an entry near 0 of a sum of large terms rounds like the
+    # terms); the error reported is the entry's own. Directional derivatives move each
+    # band of X by its own steps and keep entries apart instead.
+    level = 4 * EPS * float(np.abs(F0).max(initial=0.0)) if floor else 0.0
     choose1, choose2 = np.maximum(rho1, level / d1), np.maximum(rho2, level / d2)
     guess1 = np.maximum(np.abs(D1 - D2) - choose1 - choose2, 0.0) / (1 - q)
     with np.errstate(invalid="ignore"):
@@ -181,24 +183,47 @@ def kinked(
     direction), so its gap is far above their linearity defects; rounding noise that
     happens to look like a gap is not.
     """
-    noise = entry_noise(central, triples, share=NOISE_SHARE, errors=False)
+    noise = entry_noise(central, triples, share=0.0, errors=False)
     return any(bool(np.any(c[2] > 100 * noise)) for c in central)
 
 
 def central_along(
     f: Callable[..., Any], X: np.ndarray, F0: np.ndarray, K: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Central DF(X)[K] at two steps along K: (value, estimated error, kink gaps)."""
-    size = float(np.abs(K).max(initial=0.0))
-    if size == 0.0:
+    """Central DF(X)[K] at two steps along K: (value, estimated error, kink gaps).
+
+    The entries of X are moved in bands of similar natural step ``|x| / |K|`` (``1 / |K|``
+    for x = 0; a factor of 16 at most within a band), each band with its own steps, and
+    the bands' derivatives added (DF is linear in K): one step for all would be rounded
+    away on the larger entries of X, or be far too large for the smaller ones.
+    """
+    if not np.any(K):
         zero = np.zeros(F0.shape)
-        return zero, zero, zero.astype(bool)
-    t1 = CENTRAL_STEP * max(1.0, float(np.abs(X).max())) / size
-    moved = (K != 0) & (X != 0)
-    relative = float(np.min(np.abs(X[moved]) / np.abs(K[moved]), initial=np.inf))
-    t2 = min(t1 / 2, CENTRAL_STEP * relative)
-    if not np.any(X + t2 * K != X):
-        t2 = t1 / 2
+        return zero, zero, zero
+    with np.errstate(divide="ignore"):
+        ratio = np.where(X != 0, np.abs(X), 1.0) / np.abs(K)
+        band = np.floor(np.log2(ratio) / 4)
+    band[K == 0] = np.nan
+    parts = []
+    for b in np.unique(band[np.isfinite(band)]):
+        Kb = np.where(band == b, K, 0.0)
+        t1b = CENTRAL_STEP * max(1.0, float(np.abs(X[band == b]).max())) / float(
+            np.abs(Kb).max()
+        )
+        nonzero = (band == b) & (X != 0)
+        t2b = min(t1b / 2, CENTRAL_STEP * float(ratio[nonzero].min(initial=np.inf)))
+        if not np.any(X + t2b * Kb != X):
+            t2b = t1b / 2
+        parts.append(_central_band(f, X, F0, Kb, t1b, t2b))
+    if len(parts) == 1:
+        return parts[0]
+    D, err, kink = (np.sum([p[i] for p in parts], axis=0) for i in range(3))
+    return D, err, kink
+
+
+def _central_band(
+    f: Callable[..., Any], X: np.ndarray, F0: np.ndarray, K: np.ndarray, t1: float, t2: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     pairs = []
     with np.errstate(all="ignore"):  # a step may leave f's domain: nan is handled
         for t in (t1, t2):
@@ -240,16 +265,16 @@ def entry_noise(
     errors: bool = True,
 ) -> np.ndarray:
     """Per output entry, the noise of central differences: their linearity defects (and
-    estimated errors), at least ``share`` of the largest entry's (one sample of an entry's
-    noise can be small by chance; a share of the largest still lets a piece much smaller
-    than the largest entries be seen, down to that share).
+    estimated errors), at least ``share`` of the median entry's (one sample of an entry's
+    noise can be small by chance; a share of the median still lets a piece much smaller
+    than the other entries be seen, and ignores entries where central differences fail).
     """
     values = [c[0] for c in central]
     parts = [linearity_defect(values, *t) for t in triples]
     if errors:
         parts.append(np.max(np.nan_to_num(np.stack([c[1] for c in central]), nan=0.0), axis=0))
     noise = np.max(parts, axis=0)
-    return np.maximum(noise, share * float(noise.max(initial=0.0)))
+    return np.maximum(noise, share * float(np.median(noise)) if noise.size else 0.0)
 
 
 def non_analytic(
@@ -458,6 +483,7 @@ def jacobian(
             D, err, kink = _combine(
                 F0.reshape(-1, 1),
                 [(P1, M1, moved[0] - moved[1]), (P2, M2, moved[2] - moved[3])],
+                floor=True,
             )
         for j in np.flatnonzero(np.any(kink > 0, axis=0))[:3]:  # confirm in 3 directions
             E = np.zeros(n_in)

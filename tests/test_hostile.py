@@ -31,7 +31,7 @@ from mdcalc import layouts
 MDCALC_DIR = Path(mdcalc.__file__).resolve().parent
 CASE_SECONDS = 5.0
 SETTINGS = settings(
-    max_examples=40,
+    max_examples=150,
     deadline=None,  # time is bounded per case by an alarm instead (a hang fails)
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     print_blob=True,
@@ -108,7 +108,12 @@ class Spec:
         return all(PIECES[name][2] for name, _ in self.pieces)
 
     def differentiable_at(self, X: np.ndarray) -> bool:
-        return all(PIECES[name][3] for name, _ in self.pieces) or bool(np.all(X != 0))
+        """False where a kink is at X and visible: not 1e-4 of the other pieces' size."""
+        if bool(np.all(X != 0)):
+            return True
+        kinks = [c for name, c in self.pieces if not PIECES[name][3]]
+        others = [c for name, c in self.pieces if PIECES[name][3]]
+        return not kinks or max(kinks) < 1e-4 * max(others, default=0.0)
 
     def function(self) -> Callable[[np.ndarray], np.ndarray]:
         nd, n0 = len(self.in_shape), self.in_shape[0]
@@ -170,9 +175,11 @@ def cases(draw: st.DrawFn) -> tuple[Spec, np.ndarray]:
 
 
 def closeness(J: np.ndarray, exact: np.ndarray, F0: np.ndarray, X: np.ndarray, rtol: float):
-    """Per entry: |J - exact| / (rtol (|exact| + max|F| / max(1, |x|))), as stated."""
+    """Per entry: |J - exact| / (rtol (|exact| + max|F| / max(1, |x|))), as stated, plus
+    1e-8 of the largest entry (a non-analytic piece below that may escape the guard)."""
     level = np.abs(F0).max(initial=0.0) / np.maximum(1.0, np.abs(X))
-    return np.abs(J - exact) / (rtol * (np.abs(exact) + level) + 1e-30)
+    floor = 1e-8 * np.abs(exact).max(initial=0.0) + 1e-30
+    return np.abs(J - exact) / (rtol * (np.abs(exact) + level) + floor)
 
 
 # --------------------------------------------------------------------------------------
@@ -218,7 +225,8 @@ def test_directional_derivative_is_right_or_refused(case, method, seed):
     F0 = f(X.copy())
     level = np.abs(F0).max(initial=0.0) / max(1.0, float(np.abs(X).max()))
     rtol = 1e-12 if method == "complex-step" else 1e-5
-    assert np.all(np.abs(D - exact) <= rtol * (terms + level * np.abs(K).sum()) + 1e-30)
+    floor = 1e-8 * np.abs(terms).max(initial=0.0) + 1e-30
+    assert np.all(np.abs(D - exact) <= rtol * (terms + level * np.abs(K).sum()) + floor)
 
 
 # --------------------------------------------------------------------------------------
@@ -234,7 +242,7 @@ def as_form(T: np.ndarray, form: str, out_shape, in_shape) -> Any:
     return lambda K: np.tensordot(T, K, axes=len(in_shape))
 
 
-@settings(SETTINGS, max_examples=30)
+@settings(SETTINGS, max_examples=100)
 @given(
     case=cases(),
     form=st.sampled_from(["tensor", "matrix", "callable"]),
@@ -252,8 +260,8 @@ def test_check_derivative_verdicts(case, form, claim, which, method):
     i = which % flat.size
     row = np.abs(exact.reshape(exact.shape[0], -1)).max(axis=1)
     if claim == "one-entry":  # wrong by 10% of its output entry's row, at least
-        r = np.unravel_index(i, exact.shape)[0]
-        flat[i] += max(0.5 * abs(flat[i]), 0.1 * row[r], 1e-3)
+        r = np.unravel_index(i, exact.shape)[0]  # (and by 1e-6 of the largest entry)
+        flat[i] += max(0.5 * abs(flat[i]), 0.1 * row[r], 1e-6 * row.max(), 1e-3)
     elif claim in ("nan", "inf"):
         flat[i] = np.nan if claim == "nan" else np.inf
     elif claim == "zero":
@@ -281,10 +289,12 @@ def test_check_derivative_verdicts(case, form, claim, which, method):
 
 
 @SETTINGS
-@given(case=cases())
-def test_ordinary_right_claims_are_decided(case):
-    """Away from kinks and overflow, at moderate inputs, a right claim is 'correct'."""
+@given(case=cases(), scale=st.sampled_from([1e-3, 1.0, 1e3]))
+def test_ordinary_right_claims_are_decided(case, scale):
+    """Away from kinks and overflow, at moderate inputs and scales, a right claim is
+    'correct' (pieces beside others 1e15 times larger may be undecided)."""
     spec, X = case
+    spec.pieces = [(name, scale * min(max(c, 1e-2), 1e2)) for name, c in spec.pieces]
     X = np.where(np.abs(X) > 1e-3, np.clip(X, -50, 50), 0.7)
     result = right_or_refused(
         lambda: mdcalc.check_derivative(spec.function(), X, spec.jacobian(X))
