@@ -2,10 +2,16 @@
 
 The check needs no full Jacobian: for a few random directions K it compares the claim's
 ``DF(X)[K]`` with a numeric directional derivative (one complex-step call of f each, exact
-to rounding for analytic f). A linear map is decided by a few generic directions, so this
-is a real test at any size. When the claim fails, the same directions test alternative
-readings of it (row-major order, input indices first, a transpose, an untransposed
-Kronecker factor, a sign, a factor): the first reading that fits names the mistake.
+to rounding for analytic f, verified entry by entry against central differences). A
+linear map is decided by a few generic directions, so this is a real test at any size.
+Each output entry is compared on its own scale, and the numeric noise is measured (a
+derivative is linear in K, so ``D[K + R] - D[K] - D[R]`` is noise): one wrong entry among
+much larger ones is seen, and a derivative that is zero up to rounding passes a zero
+claim. When the numeric side cannot decide (not finite, f not differentiable at X, a
+claim that is not finite, noise above the tolerance) the verdict is "undecided". When the
+claim fails, the same directions test alternative readings of it (row-major order, input
+indices first, a transpose, an untransposed Kronecker factor, a sign, a factor): the
+first reading that fits names the mistake.
 """
 
 from __future__ import annotations
@@ -138,7 +144,30 @@ def check_derivative(
     Returns
     -------
     CheckResult
-        Truthy when the claim holds; ``str(result)`` says why or why not.
+        Truthy when the claim holds; ``str(result)`` says why or why not, and
+        ``result.verdict`` is "correct", "wrong" or "undecided".
+
+    Raises
+    ------
+    ValueError
+        If X is not a finite real non-empty vector or matrix, f(X) is not finite, f's
+        output changes shape, an option is out of range (rtol in (0, 1), n_directions
+        in [1, 100], seed >= 0), or ``method="complex-step"`` for an f that is not
+        complex-analytic.
+    TypeError
+        If f or the claim does not give real numbers (ragged, masked, complex or
+        non-numeric arrays), or an option has the wrong type.
+
+    Notes
+    -----
+    Accuracy: the claim is "correct" when, in every direction, each entry of its
+    ``DF(X)[K]`` is within rtol of the numeric one, or within 100 times the measured
+    numeric noise of that entry (at least 1e-4 of the median entry's) plus 256 eps of the
+    largest entry. So a claim off by more than rtol in an entry that is not dwarfed
+    (below about 1e-10) by the largest entries is "wrong"; for the complex step the noise
+    also covers what its guard against non-analytic pieces could not see. The numeric
+    derivative itself is exact to rounding (complex step) or good to about 1e-10
+    (central). The verdict does not depend on the machine beyond that.
 
     Examples
     --------
@@ -329,6 +358,8 @@ def _describe_error(error: float) -> str:
 
 def self_check(f: Callable[..., Any], X: ArrayLike, answer: Any) -> CheckResult | None:
     """Check a reader's answer to an exercise, and print the verdict.
+
+    Accuracy: that of :func:`check_derivative`.
 
     ``answer`` may be anything :func:`check_derivative` accepts; ``None`` (the placeholder
     in an exercise) prints what to do instead.

@@ -33,6 +33,9 @@ def check_factors(A: ArrayLike, W: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
 def jacobian_tensor(A: ArrayLike, W: ArrayLike) -> np.ndarray:
     """The derivative of Z = A H W with respect to H, as a 4-index tensor.
 
+    Accuracy: each entry is one product ``A[i, j] * W[k, l]``, correctly rounded (exact for
+    integers).
+
     Output indices come first, then input indices (as JAX, PyTorch and autograd lay it out):
     ``J[i, l, j, k] = dZ[i, l] / dH[j, k] = A[i, j] * W[k, l]``. It does not depend on H,
     because Z is linear in H.

@@ -54,6 +54,13 @@ class Derivative:
         Check the shape of K and G before calling ``jvp`` and ``vjp``; pass False when
         those check it themselves with a more specific message.
 
+    Notes
+    -----
+    Accuracy: each view is as accurate as what it is built from; ``.matrix()`` built
+    from ``jvp`` applies it to exact single-entry matrices, the conversions between
+    tensor and matrix are exact, and ``.adjoint`` from the matrix is one product.
+    ``.matrix()`` and ``.tensor()`` refuse (ValueError) a size that cannot fit in memory.
+
     Examples
     --------
     >>> import numpy as np
@@ -161,6 +168,9 @@ class Derivative:
 def differential(A: ArrayLike, W: ArrayLike) -> Derivative:
     """The derivative of Z = A H W with respect to H: the linear map ``K -> A K W``.
 
+    Accuracy: ``D(K)`` is two matrix products, with their rounding (about eps |A| |K| |W|
+    per entry); ``.tensor()`` and ``.matrix()`` are one product per entry.
+
     Because Z is linear in H, the derivative is the same at every H and equals the map
     itself. The result is callable on a V x d1 matrix K and also offers the other views:
     ``.tensor()`` (:func:`jacobian_tensor`), ``.matrix()`` (:func:`kron_jacobian`) and
@@ -210,6 +220,8 @@ def differential(A: ArrayLike, W: ArrayLike) -> Derivative:
 
 def vjp(A: Any, W: ArrayLike, G: ArrayLike) -> np.ndarray:
     """The backward pass of Z = A H W: ``G -> A^T G W^T``, where G = dL/dZ.
+
+    Accuracy: two matrix products, with their rounding (about eps |A| |G| |W| per entry).
 
     This is the adjoint of :func:`differential`: for every K,
     ``sum(G * (A @ K @ W)) == sum(vjp(A, W, G) * K)``. It gives dL/dH for any scalar

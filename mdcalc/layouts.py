@@ -91,6 +91,8 @@ def _move(T: np.ndarray, n_front: int, n_back: int) -> np.ndarray:
 def sympy_order_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """sympy's order (variable first, ``X.shape + F.shape``) to the book's tensor.
 
+    Exact: the entries are only moved.
+
     sympy's ``expr.diff(X)`` puts the variable's indices first:
     ``D[j, k, i, l] = dF[i, l] / dX[j, k]``. The book puts them last.
 
@@ -135,6 +137,8 @@ def _variable_first_to_book(
 def book_to_sympy_order(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """The book's tensor (``F.shape + X.shape``) to sympy's order (``X.shape + F.shape``).
 
+    Exact: the entries are only moved.
+
     Inverse of :func:`sympy_order_to_book`.
 
     Examples
@@ -164,6 +168,8 @@ def from_sympy(
     in_shape: Shape | None = None,
 ) -> np.ndarray:
     """Turn a sympy derivative (variable indices first) into a numpy tensor in the book's layout.
+
+    Accuracy: sympy's expression evaluated in floating point (numpy), with its rounding.
 
     Parameters
     ----------
@@ -329,6 +335,8 @@ def _evaluate(derivative: Any, subs: Mapping[Any, Any]) -> np.ndarray:
 def single_entry_grid(dF: Callable[[np.ndarray], ArrayLike], in_shape: Shape) -> np.ndarray:
     """The Matrix Cookbook's form: ``dF/dX_kl = DF(X)[J^kl]`` for every entry ``(k, l)``.
 
+    Accuracy: that of ``dF`` itself, applied to exact single-entry matrices.
+
     The Cookbook writes the derivative of a matrix function by one entry of X with the
     single-entry matrix ``J^kl`` (a 1 at ``(k, l)``, zeros elsewhere): for
     ``Z = A H W``, ``dZ/dH_kl = A J^kl W``. Collecting them gives a grid, one matrix of
@@ -378,6 +386,8 @@ def single_entry_grid(dF: Callable[[np.ndarray], ArrayLike], in_shape: Shape) ->
 def single_entry_grid_to_book(G: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """The Cookbook's grid of ``dF/dX_kl`` matrices to the book's tensor.
 
+    Exact: the entries are only moved.
+
     ``G[k, l]`` is the matrix ``dF/dX_kl`` (F's shape), so ``G[k, l, i, j] =
     dF[i, j]/dX[k, l]``: the variable's indices come first, as in sympy. The book's
     tensor has them last.
@@ -414,6 +424,8 @@ def single_entry_grid_to_book(G: ArrayLike, out_shape: Shape, in_shape: Shape) -
 def book_to_single_entry_grid(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """The book's tensor to the Cookbook's grid of ``dF/dX_kl`` matrices.
 
+    Exact: the entries are only moved.
+
     Inverse of :func:`single_entry_grid_to_book`.
 
     Examples
@@ -437,6 +449,8 @@ def book_to_single_entry_grid(J: ArrayLike, out_shape: Shape, in_shape: Shape) -
 
 def column_major_to_book(M: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """The vec-Jacobian ``d vec F / d vec X`` (columns stacked) to the book's tensor.
+
+    Exact: the entries are only moved.
 
     ``M[i + r l, j + m k] = dF[i, l] / dX[j, k]`` for F of shape ``(r, s)`` and X of
     shape ``(m, p)``; for Z = A H W this matrix is ``W^T ⊗ A``. The same as
@@ -472,6 +486,8 @@ def column_major_to_book(M: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.
 def book_to_column_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """The book's tensor to the column-major vec-Jacobian ``d vec F / d vec X``.
 
+    Exact: the entries are only moved.
+
     Inverse of :func:`column_major_to_book`; the same as :func:`mdcalc.tensor_to_matrix`.
 
     Examples
@@ -489,6 +505,8 @@ def book_to_column_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.
 
 def row_major_to_book(M: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """A row-major vec-Jacobian (numpy's default flattening) to the book's tensor.
+
+    Exact: the entries are only moved.
 
     With rows flattened first (``X.reshape(-1)``), entry ``X[j, k]`` of an ``m x p``
     matrix lands at ``j p + k`` and ``M[i s + l, j p + k] = dF[i, l] / dX[j, k]``; for
@@ -527,6 +545,8 @@ def row_major_to_book(M: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
 def book_to_row_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """The book's tensor to the row-major vec-Jacobian (``F.reshape(-1)`` by ``X.reshape(-1)``).
 
+    Exact: the entries are only moved.
+
     Inverse of :func:`row_major_to_book`.
 
     Examples
@@ -547,6 +567,8 @@ def book_to_row_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
 
 def commutation_matrix(m: int, n: int) -> np.ndarray:
     """The commutation matrix ``K_mn``: ``K_mn @ vec(X) == vec(X.T)`` for an m x n X.
+
+    Exact (zeros and ones).
 
     It is the permutation between the two vec orders: ``vec(X.T)`` is X flattened row by
     row, so a row-major vec-Jacobian is ``K_rs M K_mp^T`` for the column-major ``M`` of
@@ -609,6 +631,8 @@ def _numerator_shape(out_: tuple[int, ...], in_: tuple[int, ...]) -> tuple[int, 
 def numerator_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """A derivative in numerator layout to the book's layout.
 
+    Exact: the entries are only moved.
+
     Numerator layout lays ``dy/dx`` out like ``y`` times ``x^T``: one row per entry of
     the output y. For y of length m and x of length n it is the m x n Jacobian
     ``D[i, j] = dy_i/dx_j`` (a scalar counts as length 1, so the derivative of a scalar
@@ -656,6 +680,8 @@ def numerator_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
 def book_to_numerator(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """The book's layout to numerator layout (inverse of :func:`numerator_to_book`).
 
+    Exact: the entries are only moved.
+
     Examples
     --------
     >>> import numpy as np
@@ -674,6 +700,8 @@ def book_to_numerator(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
 
 def denominator_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """A derivative in denominator layout to the book's layout.
+
+    Exact: the entries are only moved.
 
     Denominator layout lays ``dy/dx`` out like ``x`` times ``y^T``: one row per entry of
     the variable x, the transpose of numerator layout. For y of length m and x of
@@ -717,6 +745,8 @@ def denominator_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.n
 
 def book_to_denominator(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """The book's layout to denominator layout (inverse of :func:`denominator_to_book`).
+
+    Exact: the entries are only moved.
 
     Examples
     --------

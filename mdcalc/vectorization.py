@@ -35,6 +35,8 @@ __all__ = [
 def vec(X: ArrayLike) -> np.ndarray:
     """Stack the columns of a matrix into one vector (column-major vectorisation).
 
+    Exact: the entries are only moved.
+
     Parameters
     ----------
     X : array_like, shape (m, p)
@@ -57,6 +59,8 @@ def vec(X: ArrayLike) -> np.ndarray:
 def unvec(x: ArrayLike, shape: tuple[int, int]) -> np.ndarray:
     """Inverse of :func:`vec`: refill a matrix of ``shape`` column by column.
 
+    Exact: the entries are only moved.
+
     Examples
     --------
     >>> import numpy as np
@@ -66,17 +70,19 @@ def unvec(x: ArrayLike, shape: tuple[int, int]) -> np.ndarray:
            [3., 4.]])
     """
     arr = as_vector("x", x)
-    shape = as_shape("shape", shape, ndim=2)
-    if prod(shape) != arr.size:
+    shape_ = as_shape("shape", shape, ndim=2)
+    if prod(shape_) != arr.size:
         raise ValueError(
-            f"cannot unvec a vector of length {arr.size} into shape {tuple(shape)}: "
+            f"cannot unvec a vector of length {arr.size} into shape {shape_}: "
             "the shape must be two numbers whose product is the length"
         )
-    return c_contiguous(arr.reshape(shape, order="F"))
+    return c_contiguous(arr.reshape(shape_, order="F"))
 
 
 def basis_matrix(k: int, l: int, shape: tuple[int, int]) -> np.ndarray:
     """The single-entry matrix ``E_kl = e_k g_l^T``: a 1 at ``[k, l]``, zeros elsewhere.
+
+    Exact (zeros and a one).
 
     Examples
     --------
@@ -98,6 +104,9 @@ def basis_matrix(k: int, l: int, shape: tuple[int, int]) -> np.ndarray:
 
 def kron_jacobian(A: ArrayLike, W: ArrayLike) -> np.ndarray:
     """The vec-Jacobian of Z = A H W: ``d vec(Z) / d vec(H) = W^T ⊗ A``.
+
+    Accuracy: each entry is one product ``W[k, l] * A[i, j]``, correctly rounded (exact for
+    integers).
 
     Parameters
     ----------
@@ -150,6 +159,8 @@ def tensor_to_matrix(
 ) -> np.ndarray:
     """Flatten a Jacobian tensor to the vec-Jacobian matrix (column-major vec on both sides).
 
+    Exact: the entries are only moved.
+
     ``M[vec index of (i, l), vec index of (j, k)] = J[i, l, j, k]``, with the vec index of
     ``(i, l)`` in an ``r x s`` matrix being ``i + r * l``.
 
@@ -182,6 +193,8 @@ def matrix_to_tensor(
     M: ArrayLike, out_shape: tuple[int, ...], in_shape: tuple[int, ...]
 ) -> np.ndarray:
     """Inverse of :func:`tensor_to_matrix`: unfold a vec-Jacobian into the 4-index tensor.
+
+    Exact: the entries are only moved.
 
     Examples
     --------

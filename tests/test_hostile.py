@@ -314,7 +314,7 @@ BAD_ARRAYS = {
     "inf": np.array([[1.0, 0.0], [np.inf, 1.0]]),
     "bool": np.array([[True, False], [False, True]]),
     "object": np.array([[object(), 1], [2, 3]], dtype=object),
-    "masked": np.ma.masked_array(np.eye(2), mask=[[0, 1], [0, 0]]),
+    "masked": np.ma.masked_array(np.eye(2), mask=np.array([[0, 1], [0, 0]], dtype=bool)),
     "3-d": np.ones((2, 2, 2)),
     "dict": {"a": 1},
 }
