@@ -63,7 +63,11 @@ KINK_RTOL = 1e-9
 # jacobian and directional_derivative refuse central differences whose estimated error
 # is above this, relative to the entry (see _check_central).
 CENTRAL_RTOL = 1e-6
-# An entry's noise is at least this share of the largest entry's (see entry_noise).
+# A central difference along K moving all of X with one step is kept when its estimated
+# error is below this share of each entry (plus 1e-4 of the largest) beyond rounding;
+# else X moves in bands.
+ACCEPT_RTOL = 1e-8
+# An entry's noise is at least this share of the median entry's (see entry_noise).
 NOISE_SHARE = 1e-4
 
 
@@ -194,14 +198,24 @@ def central_along(
 ) -> Central:
     """Central DF(X)[K] at two steps along K: (value, estimated error, kink gaps).
 
-    The entries of X are moved in bands of similar natural step ``|x| / |K|`` (``1 / |K|``
-    for x = 0; a factor of 16 at most within a band), each band with its own steps, and
-    the bands' derivatives added (DF is linear in K): one step for all would be rounded
-    away on the larger entries of X, or be far too large for the smaller ones.
+    First all of X moves with steps ``eps^(1/3) max(1, |X|) / |K|`` and half that. When
+    the two disagree (a singularity near a small entry of X, as log at 1e-5, or entries
+    of very different sizes), the entries of X are moved in bands of similar natural step
+    ``|x| / |K|`` (``1 / |K|`` for x = 0; a factor of 16 at most within a band), each
+    band with its own steps, and the bands' derivatives added (DF is linear in K): one
+    step for all would be rounded away on the larger entries, or be far too large for
+    the smaller ones.
     """
     if not np.any(K):
         zero = np.zeros(F0.shape)
         return zero, zero, zero
+    t1 = CENTRAL_STEP * max(1.0, float(np.abs(X).max())) / float(np.abs(K).max())
+    whole = _central_band(f, X, F0, K, t1, t1 / 2)
+    D, err, kink = whole
+    scale = float(np.abs(D).max(initial=0.0)) if np.all(np.isfinite(D)) else np.inf
+    rounding = 80 * EPS * (np.abs(F0) + float(np.abs(F0).max(initial=0.0))) / t1
+    if not np.any(kink) and np.all(err <= ACCEPT_RTOL * (np.abs(D) + 1e-4 * scale) + rounding):
+        return whole  # no truncation to speak of: one step suits every entry
     with np.errstate(divide="ignore"):
         ratio = np.where(X != 0, np.abs(X), 1.0) / np.abs(K)
         band = np.floor(np.log2(ratio) / 4)
@@ -437,7 +451,8 @@ def jacobian(
     the largest entries) is refused, not dropped. Central: about 1e-10 of the Jacobian's
     scale for smooth f (measured 3e-10 at worst on the same examples), near 0 too
     (relative steps); refused where f is not differentiable or where the estimated error
-    of an entry exceeds 1e-6 of it (plus 1e-6 of max|f(X)| / max(1, |x|)).
+    of an entry exceeds 1e-6 of it (plus 1e-6 of that output's |f(X)|, at least 1e-2 of
+    the largest, over max(1, |x|)).
 
     Examples
     --------
@@ -539,8 +554,9 @@ def _check_central(
 ) -> None:
     """Refuse central differences at a kink, or whose estimated error is too large.
 
-    An estimated error above CENTRAL_RTOL of the entry (plus CENTRAL_RTOL of f's largest
-    value over the input's size, so that a derivative that is 0 up to rounding passes)
+    An estimated error above CENTRAL_RTOL of the entry (plus CENTRAL_RTOL of f's value
+    there, at least 1e-2 of its largest, over the input's size, so that a derivative that
+    is 0 up to rounding passes)
     means f varies on a scale below the step (sin at 1e6, a nearby singularity).
     """
     def where(j: int) -> str:
@@ -551,7 +567,7 @@ def _check_central(
 
     if np.any(kink):
         raise ValueError(NOT_DIFFERENTIABLE.format(where=where(int(np.argwhere(kink)[0][-1]))))
-    level = float(np.abs(F0).max(initial=0.0)) / size
+    level = np.maximum(np.abs(F0), 1e-2 * float(np.abs(F0).max(initial=0.0))) / size
     with np.errstate(invalid="ignore"):
         unreliable = err > CENTRAL_RTOL * (np.abs(D) + level)
     if np.any(unreliable):
