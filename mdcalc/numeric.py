@@ -14,8 +14,9 @@ Two methods:
     max(1, |x|)`` and a smaller one relative to |x| (so that log at 1e-5 is right), keeping
     for each entry of the result the one with the smaller estimated error (truncation from
     their difference, rounding from the size of f). Works for any smooth real f, to about
-    1e-9 of the derivative's scale. A point where the one-sided slopes differ (f not
-    differentiable at X, like abs at 0) is refused.
+    1e-10 of the derivative's scale. A point where the one-sided slopes differ (f not
+    differentiable at X, like abs at 0), or where the estimated error is above 1e-6 of the
+    entry (f varies faster than the step), is refused.
 
 Speed: when f broadcasts over a leading stack dimension (``A @ X @ W`` and elementwise
 numpy functions do), many perturbations go through one call of f. Whether it does is
