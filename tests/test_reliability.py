@@ -432,3 +432,72 @@ def test_every_batch_of_a_chunked_jacobian_is_filled(rng, method):
     J = jacobian(lambda X: A @ X, X, method=method, max_memory=6 * per_perturbation)
     expected = np.einsum("ij,kl->iljk", A, np.eye(5))
     assert np.allclose(J, expected, rtol=1e-9, atol=1e-9)
+
+
+# --------------------------------------------------------------------------------------
+# mutants left alive by the second mutation run
+# --------------------------------------------------------------------------------------
+
+
+def test_forced_methods_are_obeyed(X):
+    result = check_derivative(square, X, square_tensor(X), method="central")
+    assert result and result.method == "central"
+    result = check_derivative(square, X, square_tensor(X), method="complex-step")
+    assert result and result.method == "complex-step"
+    with pytest.raises(TypeError, match="complex point"):
+        check_derivative(np.floor, X + 0.5, np.zeros((3, 3, 3, 3)), method="complex-step")
+    assert check_derivative(np.floor, X + 0.5, np.zeros((3, 3, 3, 3))).method == "central"
+
+
+def test_kink_hidden_from_the_complex_step_is_undecided():
+    """x + 1e-3 |x| at 0: the complex step drops |x|, central differences average it."""
+
+    def f(x):
+        return x + 1e-3 * np.abs(x)
+
+    x = np.array([0.0, 1.0])
+    result = check_derivative(f, x, np.eye(2))
+    assert result.verdict == "undecided" and "differentiable" in result.message
+    with pytest.raises(ValueError, match="differentiable"):
+        jacobian(f, x)
+
+
+def test_option_bounds(X):
+    claim = square_tensor(X)
+    assert check_derivative(square, X, claim, n_directions=1)
+    assert check_derivative(square, X, claim, n_directions=100)
+    assert check_derivative(square, X, claim, seed=2**62)
+    assert check_derivative(square, X, claim, rtol=0.5)
+    for rtol in (1, 1.0, True):
+        with pytest.raises((ValueError, TypeError), match="rtol"):
+            check_derivative(square, X, claim, rtol=rtol)
+
+
+def test_claims_in_other_containers(X):
+    claim = square_tensor(X)
+    assert check_derivative(square, X, claim + 0j)  # complex with zero imaginary part
+    assert check_derivative(square, X, claim.astype(object))
+    assert check_derivative(square, X, claim.tolist())
+    sparse = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match="toarray"):
+        check_derivative(square, X, sparse.csr_array(claim.reshape(9, 9)))
+
+
+def test_claims_against_an_exactly_zero_derivative(X):
+    """f constant: the numeric derivative is exactly 0, so any nonzero claim is wrong."""
+    result = check_derivative(lambda X: np.ones((2, 2)), X, np.full((2, 2, 3, 3), 1e-3))
+    assert result.verdict == "wrong" and result.max_error == np.inf
+    result = check_derivative(lambda X: np.ones((2, 2)), X, np.zeros((2, 2, 3, 3)))
+    assert result and result.max_error == 0
+
+
+def test_the_floor_tolerance_is_needed_for_rounding_in_claims():
+    """Beside an entry of 1e9, a claim's rounding-level 1e-7 where the derivative is 0
+    passes (256 eps of the largest entry); 1e-3 there does not."""
+    x = np.array([1.5])
+
+    def f(x):
+        return x * np.array([1e9, 0.0])
+
+    assert check_derivative(f, x, np.array([[1e9], [1e-7]]))
+    assert check_derivative(f, x, np.array([[1e9], [1e-3]])).verdict == "wrong"
