@@ -28,6 +28,7 @@ from numpy.typing import ArrayLike
 from mdcalc._validation import as_count, as_point, evaluate, is_sparse, refuse_masked, shape_str
 from mdcalc.layouts import sympy_order_to_book
 from mdcalc.numeric import (
+    CENTRAL_RTOL,
     EPS,
     NON_ANALYTIC,
     central_along,
@@ -329,8 +330,21 @@ def _numeric(
             raise ValueError(NON_ANALYTIC)
     with np.errstate(all="ignore"):
         noise = entry_noise(central, triples)
+        level = np.maximum(np.abs(F0), 1e-2 * float(np.abs(F0).max(initial=0.0)))
+        size = max(1.0, float(np.abs(X).max()))
+        unreliable = any(
+            np.any(c[1] > CENTRAL_RTOL * (np.abs(c[0]) + level / size * np.abs(K).sum()))
+            for c, K in zip(central, probe, strict=True)
+        )
     kinks = kinked(central, triples)
-    return values[:n], "central", noise, _doubt(values, kinks)
+    doubt = _doubt(values, kinks)
+    if doubt is None and unreliable:
+        doubt = (
+            "central differences are unreliable here (f varies faster than their step, "
+            "about 6e-6 of |X|: an oscillation or a singularity nearby), so no claim can "
+            "be checked; use a complex-analytic f, or another point."
+        )
+    return values[:n], "central", noise, doubt
 
 
 def _doubt(values: list[np.ndarray], kinks: bool | None) -> str | None:
