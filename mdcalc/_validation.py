@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -10,11 +12,21 @@ __all__ = [
     "as_matrix",
     "as_vector",
     "as_point",
+    "as_shape",
+    "as_count",
     "c_contiguous",
+    "check_size",
     "evaluate",
+    "memory_limit",
+    "refuse_masked",
     "shape_str",
     "is_sparse",
+    "MEMORY_LIMIT",
 ]
+
+# Largest array (or batch of work) mdcalc allocates, in bytes. None: half of the memory
+# the operating system reports as available when the request is made (8 GiB if unknown).
+MEMORY_LIMIT: int | None = None
 
 
 def shape_str(shape: tuple[int, ...]) -> str:
@@ -35,7 +47,55 @@ def is_sparse(X: Any) -> bool:
     return sparse is not None and sparse.issparse(X)
 
 
+def memory_limit() -> int:
+    """The byte limit of one allocation: :data:`MEMORY_LIMIT`, or half the available memory."""
+    if MEMORY_LIMIT is not None:
+        return int(MEMORY_LIMIT)
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024 // 2
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def _bytes_str(n: int) -> str:
+    for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit} ({n:,} bytes)"
+    return f"{n:,} bytes"
+
+
+def check_size(n_items: int, itemsize: int, what: str) -> None:
+    """Refuse, before allocating, an array of ``n_items`` entries that cannot fit in memory."""
+    need, limit = int(n_items) * int(itemsize), memory_limit()
+    if need > limit:
+        raise ValueError(
+            f"{what} would take {_bytes_str(need)}, more than the {_bytes_str(limit)} "
+            "mdcalc allows itself (half the available memory, or mdcalc._validation."
+            "MEMORY_LIMIT); use a smaller problem, or a matrix-free view (a linear map "
+            "K -> DF(X)[K], mdcalc.vjp, check_derivative) instead"
+        )
+
+
+def refuse_masked(name: str, X: Any) -> None:
+    """A masked array's mask would be silently ignored by numpy's asarray: refuse it."""
+    if isinstance(X, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a masked array, whose mask mdcalc would ignore; pass "
+            f"{name}.filled(value) or a plain array without the masked entries"
+        )
+
+
 def _as_numeric_array(name: str, X: Any) -> np.ndarray:
+    refuse_masked(name, X)
+    if is_sparse(X):
+        raise TypeError(f"{name} is a scipy.sparse matrix here; pass {name}.toarray()")
     try:
         arr = np.asarray(X)
     except Exception as exc:  # ragged lists and the like
@@ -67,7 +127,7 @@ def as_vector(name: str, x: Any) -> np.ndarray:
 
 
 def as_point(name: str, X: Any) -> np.ndarray:
-    """Return a point of differentiation: a finite real vector or matrix (1-D or 2-D)."""
+    """Return a point of differentiation: a finite, non-empty real vector or matrix (a copy)."""
     arr = _as_numeric_array(name, X)
     if np.iscomplexobj(arr):
         raise TypeError(f"{name} must be real: numeric differentiation perturbs it itself")
@@ -75,20 +135,58 @@ def as_point(name: str, X: Any) -> np.ndarray:
         raise ValueError(
             f"{name} must be a vector or a matrix (1-D or 2-D), got shape {arr.shape}"
         )
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}): there is nothing to perturb")
     return arr.astype(float, copy=True)
 
 
-def evaluate(f: Any, X: np.ndarray) -> np.ndarray:
-    """Call ``f(X)`` and insist on an array (or numpy scalar) back."""
+def as_shape(name: str, shape: Any, ndim: int | None = None) -> tuple[int, ...]:
+    """Return ``shape`` as a tuple of non-negative ints (a 0-tuple is a scalar), or raise."""
+    if isinstance(shape, (int, np.integer, float, str, bytes)) or not hasattr(shape, "__iter__"):
+        raise ValueError(f"{name} must be a tuple of ints, got {shape!r}")
+    items = list(shape)
+    if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in items):
+        raise ValueError(f"{name} must be a tuple of ints, got {shape!r}")
+    if any(n < 0 for n in items):
+        raise ValueError(f"{name} must be a tuple of non-negative ints, got {shape!r}")
+    if ndim is not None and len(items) != ndim:
+        raise ValueError(f"{name} must have {ndim} entries, got {shape!r}")
+    return tuple(int(n) for n in items)
+
+
+def as_count(name: str, n: Any, low: int, high: int) -> int:
+    """Return ``n`` as an int in [low, high], or raise naming ``name``."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(n).__name__}")
+    if not low <= n <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {n}")
+    return int(n)
+
+
+def evaluate(
+    f: Callable[..., Any], X: np.ndarray, shape: tuple[int, ...] | None = None
+) -> np.ndarray:
+    """Call ``f`` on a copy of ``X`` and insist on a numeric array (of ``shape``, if given).
+
+    f gets a copy so that a function that modifies its argument in place cannot corrupt
+    the caller's point.
+    """
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
-    out = f(X)
+    out = f(X.copy())
+    if isinstance(out, np.ma.MaskedArray):
+        raise TypeError("f returned a masked array, whose mask mdcalc would ignore")
     if isinstance(out, (np.ndarray, np.generic)) or (
         isinstance(out, (int, float, complex)) and not isinstance(out, bool)
     ):
-        arr = np.asarray(out)
+        arr = np.array(out)  # a copy: f may return (a view of) its argument or a cache
         if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
             raise TypeError(f"f must return numbers, got an array of dtype {arr.dtype}")
+        if shape is not None and arr.shape != shape:
+            raise ValueError(
+                f"f returned shape {arr.shape} at one point and {shape} at another: "
+                "mdcalc differentiates functions whose output has a fixed shape"
+            )
         return arr
     raise TypeError(
         f"f must return a numpy array (or a numpy scalar), got {type(out).__name__}"

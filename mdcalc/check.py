@@ -2,10 +2,16 @@
 
 The check needs no full Jacobian: for a few random directions K it compares the claim's
 ``DF(X)[K]`` with a numeric directional derivative (one complex-step call of f each, exact
-to rounding for analytic f). A linear map is decided by a few generic directions, so this
-is a real test at any size. When the claim fails, the same directions test alternative
-readings of it (row-major order, input indices first, a transpose, an untransposed
-Kronecker factor, a sign, a factor): the first reading that fits names the mistake.
+to rounding for analytic f, verified entry by entry against central differences). A
+linear map is decided by a few generic directions, so this is a real test at any size.
+Each output entry is compared on its own scale, and the numeric noise is measured (a
+derivative is linear in K, so ``D[K + R] - D[K] - D[R]`` is noise): one wrong entry among
+much larger ones is seen, and a derivative that is zero up to rounding passes a zero
+claim. When the numeric side cannot decide (not finite, f not differentiable at X, a
+claim that is not finite, noise above the tolerance) the verdict is "undecided". When the
+claim fails, the same directions test alternative readings of it (row-major order, input
+indices first, a transpose, an untransposed Kronecker factor, a sign, a factor): the
+first reading that fits names the mistake.
 """
 
 from __future__ import annotations
@@ -19,9 +25,20 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from mdcalc._validation import as_point, evaluate, shape_str
+from mdcalc._validation import as_count, as_point, evaluate, is_sparse, refuse_masked, shape_str
 from mdcalc.layouts import sympy_order_to_book
-from mdcalc.numeric import directional_derivative
+from mdcalc.numeric import (
+    CENTRAL_RTOL,
+    EPS,
+    NON_ANALYTIC,
+    central_along,
+    check_output,
+    complex_along,
+    entry_noise,
+    kinked,
+    linearity_noise,
+    non_analytic,
+)
 from mdcalc.vectorization import matrix_to_tensor
 
 __all__ = ["CheckResult", "check_derivative", "self_check"]
@@ -30,6 +47,15 @@ Reading = Callable[[np.ndarray], np.ndarray]
 NumericMethod = Literal["complex-step", "central"]
 # Above this many entries a claimed matrix is not factored into a Kronecker product.
 _KRON_DIAGNOSIS_LIMIT = 4_000_000
+# More random directions than this add nothing but time.
+MAX_DIRECTIONS = 100
+# Besides rtol relative to each entry, differences up to NOISE_FACTOR times the numeric
+# noise (the linearity defect of the numeric derivative, and the estimated error of
+# central differences) plus FLOOR_ULPS rounding units of the derivative's scale pass.
+NOISE_FACTOR = 100.0
+FLOOR_ULPS = 256.0
+# How many triples (K_i, R, K_i + R) sample the linearity defect.
+_NOISE_PAIRS = 3
 
 
 @dataclass(frozen=True)
@@ -54,6 +80,11 @@ class CheckResult:
         ``"scale"``, ``"shape"``), ``None`` when correct or not recognised.
     method : str
         The numeric method used: ``"complex-step"`` or ``"central"``.
+    verdict : str
+        ``"correct"``, ``"wrong"`` or ``"undecided"``: the numeric derivative cannot
+        decide (it is not finite, f is not differentiable at X, the claim is not finite,
+        or the numeric noise is larger than the tolerance). An undecided result is falsy,
+        its ``max_error`` is nan, and its message starts with "undecided:" and says why.
     """
 
     ok: bool
@@ -62,6 +93,15 @@ class CheckResult:
     form: str
     mistake: str | None
     method: str
+    verdict: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.verdict:
+            object.__setattr__(self, "verdict", "correct" if self.ok else "wrong")
+        if self.verdict not in ("correct", "wrong", "undecided"):
+            raise ValueError(f"verdict must be correct, wrong or undecided, got {self.verdict!r}")
+        if self.ok != (self.verdict == "correct"):
+            raise ValueError(f"ok={self.ok} contradicts verdict {self.verdict!r}")
 
     def __bool__(self) -> bool:
         return self.ok
@@ -105,7 +145,30 @@ def check_derivative(
     Returns
     -------
     CheckResult
-        Truthy when the claim holds; ``str(result)`` says why or why not.
+        Truthy when the claim holds; ``str(result)`` says why or why not, and
+        ``result.verdict`` is "correct", "wrong" or "undecided".
+
+    Raises
+    ------
+    ValueError
+        If X is not a finite real non-empty vector or matrix, f(X) is not finite, f's
+        output changes shape, an option is out of range (rtol in (0, 1), n_directions
+        in [1, 100], seed >= 0), or ``method="complex-step"`` for an f that is not
+        complex-analytic.
+    TypeError
+        If f or the claim does not give real numbers (ragged, masked, complex or
+        non-numeric arrays), or an option has the wrong type.
+
+    Notes
+    -----
+    Accuracy: the claim is "correct" when, in every direction, each entry of its
+    ``DF(X)[K]`` is within rtol of the numeric one, or within 100 times the measured
+    numeric noise of that entry (at least 1e-4 of the median entry's) plus 256 eps of the
+    largest entry. So a claim off by more than rtol in an entry that is not dwarfed
+    (below about 1e-10) by the largest entries is "wrong"; for the complex step the noise
+    also covers what its guard against non-analytic pieces could not see. The numeric
+    derivative itself is exact to rounding (complex step) or good to about 1e-10
+    (central). The verdict does not depend on the machine beyond that.
 
     Examples
     --------
@@ -122,41 +185,183 @@ def check_derivative(
     'row-major'
     """
     X_ = as_point("X", X)
-    F0 = evaluate(f, X_)
-    if not np.all(np.isfinite(F0)):
-        raise ValueError("f(X) has non-finite entries (nan or inf) at this X")
-    if n_directions < 1:
-        raise ValueError(f"n_directions must be at least 1, got {n_directions}")
-    used = _resolve_method(f, X_, method)
-    rtol = rtol if rtol is not None else (1e-8 if used == "complex-step" else 1e-5)
+    if method not in ("auto", "complex-step", "central"):
+        raise ValueError(f"method must be 'auto', 'complex-step' or 'central', got {method!r}")
+    n_directions = as_count("n_directions", n_directions, 1, MAX_DIRECTIONS)
+    seed = as_count("seed", seed, 0, 2**63 - 1)
+    if rtol is not None:
+        if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.floating, np.integer)):
+            raise TypeError(f"rtol must be a number, got {type(rtol).__name__}")
+        if not 0 < rtol < 1:
+            raise ValueError(f"rtol must be between 0 and 1 (exclusive), got {rtol}")
+    F0 = check_output(evaluate(f, X_))
     out_shape, in_shape = F0.shape, X_.shape
+    form, reading = _read_claim(claimed, out_shape, in_shape)
     rng = np.random.default_rng(seed)
     directions = [rng.standard_normal(in_shape) for _ in range(n_directions)]
-    numeric = [directional_derivative(f, X_, K, method=used) for K in directions]
-    context = _Context(out_shape, in_shape, directions, numeric, rtol, used)
-
-    form, reading = _read_claim(claimed, out_shape, in_shape)
+    R = rng.standard_normal(in_shape)  # with K_i + R, it measures the numeric noise
+    numeric, used, noise, doubt = _numeric(f, X_, F0, directions, R, method)
+    rtol = float(rtol) if rtol is not None else (1e-8 if used == "complex-step" else 1e-5)
+    scale = max(float(np.abs(n).max(initial=0.0)) for n in numeric)
+    atol = NOISE_FACTOR * noise + FLOOR_ULPS * EPS * scale
+    context = _Context(out_shape, in_shape, directions, numeric, rtol, used, atol)
+    noun = _FORM_NOUN.get(form, "claim")
+    if doubt is not None:
+        return context.undecided(doubt, form)
     if reading is None:
         return _shape_failure(context, claimed)
+    if form != "callable" and not np.all(np.isfinite(_as_claim_array(claimed))):
+        return context.undecided(_NON_FINITE_CLAIM.format(noun=noun), form)
     values = [_apply(reading, K, out_shape) for K in directions]
     if isinstance(values[0], str):
         return context.result(False, np.inf, values[0], form, "shape")
+    if not all(np.all(np.isfinite(v)) for v in values):
+        return context.undecided(_NON_FINITE_CLAIM.format(noun=noun), form)
     error = context.error(values)
-    noun = _FORM_NOUN[form]
-    if error <= rtol:
-        return context.result(
-            True,
-            error,
-            f"correct: the {noun} matches the numeric derivative in {n_directions} random "
-            f"directions (largest relative error {_describe_error(error)}, {used}).",
+    worst, where = _worst_entry(values, context.numeric, rtol, atol)
+    if worst <= 1:  # every entry within rtol of itself, or within the noise
+        if error <= rtol:
+            return context.result(
+                True,
+                error,
+                f"correct: the {noun} matches the numeric derivative in {n_directions} "
+                f"random directions (largest relative error {_describe_error(error)}, "
+                f"{used}).",
+                form,
+                None,
+            )
+        if all(np.all(np.abs(n) <= atol) for n in context.numeric):
+            return context.result(
+                True,
+                error,
+                f"correct: the derivative is zero to within the numeric noise "
+                f"({float(atol.max(initial=0.0)):.1e}, "
+                f"{used}), and so is the {noun} in {n_directions} random directions.",
+                form,
+                None,
+            )
+        return context.undecided(
+            f"the numeric derivative is too noisy here to decide at rtol={rtol:g}: the "
+            f"{noun} differs from it by up to {error:.1e} of its scale, within the "
+            f"numeric noise ({float(atol.max(initial=0.0)):.1e} against a scale of "
+            f"{scale:.1e}); check at a "
+            "better-conditioned point, or with a larger rtol.",
             form,
-            None,
         )
     mistake, why = _diagnose(context, claimed, form, values)
     message = (
         f"wrong: the {noun} does not match the derivative (largest relative error {error:.2g})."
     )
+    if error <= rtol:  # wrong in entries small beside others: say which
+        message = (
+            f"wrong: the {noun} does not match the derivative (largest relative error "
+            f"{error:.2g} of the largest entry, but {where})."
+        )
     return context.result(False, error, f"{message} {why}", form, mistake)
+
+
+_NON_FINITE_CLAIM = (
+    "the {noun} has non-finite entries (nan or inf), so it cannot be compared with the "
+    "derivative, which is finite here; compute the claim at this X again."
+)
+
+
+def _worst_entry(
+    values: list[np.ndarray], numeric: list[np.ndarray], rtol: float, atol: np.ndarray
+) -> tuple[float, str]:
+    """The largest ``|got - want| / (rtol |want| + atol)`` over entries and directions."""
+    worst, where = 0.0, ""
+    for got, want in zip(values, numeric, strict=True):
+        with np.errstate(all="ignore"):
+            ratio = np.abs(got - want) / (rtol * np.abs(want) + atol)
+        ratio = np.where(np.abs(got - want) == 0, 0.0, ratio)
+        if ratio.size and float(ratio.max()) > worst:
+            i = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+            worst = float(ratio.max())
+            entry = tuple(int(n) for n in i)
+            where = (
+                f"output entry {entry} is off by {abs(got[i] - want[i]):.2g} where the "
+                f"derivative is {want[i]:.2g}"
+            )
+    return worst, where
+
+
+def _numeric(
+    f: Callable[..., Any],
+    X: np.ndarray,
+    F0: np.ndarray,
+    directions: list[np.ndarray],
+    R: np.ndarray,
+    method: str,
+) -> tuple[list[np.ndarray], NumericMethod, np.ndarray, str | None]:
+    """DF(X)[K] for each direction: values, method used, noise, and a doubt (or None).
+
+    The linearity defects of (K_i, R, K_i + R) for the first few directions measure the
+    noise. The
+    complex step is used when f carries complex numbers and agrees, entry by entry in
+    every direction, with central differences; a forced complex step that disagrees is
+    refused. The noise is per output entry: the central differences' estimated error and
+    linearity defects (at least NOISE_SHARE of the largest), and for the complex step
+    also its largest linearity defect (rounding, relative to f's largest values).
+    """
+    n = len(directions)
+    probe = directions + [R] + [K + R for K in directions[:_NOISE_PAIRS]]
+    triples = [(i, n, n + 1 + i) for i in range(len(probe) - n - 1)]
+    exact: list[np.ndarray] | None = None
+    if method != "central":
+        try:
+            with np.errstate(all="ignore"):
+                exact = [complex_along(f, X, K, F0.shape) for K in probe]
+        except (TypeError, ValueError):
+            if method == "complex-step":
+                raise
+    with np.errstate(all="ignore"):
+        central = [central_along(f, X, F0, K) for K in probe]
+    values = [c[0] for c in central]
+    if exact is not None:
+        rough = entry_noise(central, triples)
+        if not non_analytic(exact, central, rough):
+            # What the guard could not see (GUARD_FACTOR = NOISE_FACTOR times the central
+            # noise) cannot be told apart either: a claim within it is not called wrong.
+            noise = np.maximum(rough, max(linearity_noise(exact, *t) for t in triples))
+            kinks = kinked(central, triples)  # analytic f have none: abs * 0 may agree
+            return exact[:n], "complex-step", noise, _doubt(exact, kinks)
+        if method == "complex-step":
+            raise ValueError(NON_ANALYTIC)
+    with np.errstate(all="ignore"):
+        noise = entry_noise(central, triples)
+        level = np.maximum(np.abs(F0), 1e-2 * float(np.abs(F0).max(initial=0.0)))
+        size = max(1.0, float(np.abs(X).max()))
+        unreliable = any(
+            np.any(c[1] > CENTRAL_RTOL * (np.abs(c[0]) + level / size * np.abs(K).sum()))
+            for c, K in zip(central, probe, strict=True)
+        )
+    kinks = kinked(central, triples)
+    doubt = _doubt(values, kinks)
+    if doubt is None and unreliable:
+        doubt = (
+            "central differences are unreliable here (f varies faster than their step, "
+            "about 6e-6 of |X|: an oscillation or a singularity nearby), so no claim can "
+            "be checked; use a complex-analytic f, or another point."
+        )
+    return values[:n], "central", noise, doubt
+
+
+def _doubt(values: list[np.ndarray], kinks: bool | None) -> str | None:
+    """Why the numeric derivative cannot decide, or None when it can."""
+    if not all(np.all(np.isfinite(v)) for v in values):
+        return (
+            "the numeric derivative of f at X is not finite in a random direction (f "
+            "overflows, or is not differentiable there), so no claim can be checked "
+            "here; try a point where f is smooth."
+        )
+    if kinks:
+        return (
+            "f does not appear to be differentiable at X: in a random direction its "
+            "one-sided slopes differ (a kink, as abs at 0 or max at a tie), so there is "
+            "no derivative to compare with; try a nearby point."
+        )
+    return None
 
 
 def _describe_error(error: float) -> str:
@@ -167,6 +372,8 @@ def _describe_error(error: float) -> str:
 
 def self_check(f: Callable[..., Any], X: ArrayLike, answer: Any) -> CheckResult | None:
     """Check a reader's answer to an exercise, and print the verdict.
+
+    Accuracy: that of :func:`check_derivative`.
 
     ``answer`` may be anything :func:`check_derivative` accepts; ``None`` (the placeholder
     in an exercise) prints what to do instead.
@@ -206,6 +413,7 @@ class _Context:
     numeric: list[np.ndarray]
     rtol: float
     method: str
+    atol: np.ndarray  # per output entry: what the numeric noise allows besides rtol
 
     def error(self, values: list[np.ndarray]) -> float:
         worst = 0.0
@@ -218,31 +426,19 @@ class _Context:
     def fits(self, reading: Reading) -> bool:
         """Whether DF[K] read this way matches the numeric derivative in every direction."""
         values = [_apply(reading, K, self.out_shape) for K in self.directions]
-        return not isinstance(values[0], str) and self.error(values) <= max(self.rtol, 1e-6)
+        if isinstance(values[0], str):
+            return False
+        return _worst_entry(values, self.numeric, max(self.rtol, 1e-6), self.atol)[0] <= 1
 
     def result(
         self, ok: bool, err: float, message: str, form: str, mistake: str | None
     ) -> CheckResult:
         return CheckResult(ok, err, message, form, mistake, self.method)
 
-
-def _resolve_method(f: Callable[..., Any], X: np.ndarray, method: str) -> NumericMethod:
-    if method not in ("auto", "complex-step", "central"):
-        raise ValueError(f"method must be 'auto', 'complex-step' or 'central', got {method!r}")
-    if method != "auto":
-        return "complex-step" if method == "complex-step" else "central"
-    # The complex step is exact, but only for f that carries complex numbers analytically.
-    K = np.random.default_rng(12345).standard_normal(X.shape)
-    try:
-        with np.errstate(all="ignore"):
-            exact = directional_derivative(f, X, K, method="complex-step")
-    except Exception:
-        return "central"
-    rough = directional_derivative(f, X, K, method="central")
-    scale = max(float(np.abs(rough).max(initial=0.0)), 1e-300)
-    gap = np.abs(exact - rough).max(initial=0.0)
-    close = np.all(np.isfinite(exact)) and gap <= 1e-4 * scale + 1e-10
-    return "complex-step" if close else "central"
+    def undecided(self, why: str, form: str) -> CheckResult:
+        return CheckResult(
+            False, float("nan"), f"undecided: {why}", form, None, self.method, "undecided"
+        )
 
 
 def _read_claim(
@@ -261,13 +457,29 @@ def _read_claim(
     return "unrecognised", None
 
 
-def _as_claim_array(claimed: Any) -> np.ndarray:
-    arr = np.asarray(claimed)
+def _as_claim_array(claimed: Any, name: str = "claimed") -> np.ndarray:
+    """The claim as a real numeric array (nan and inf allowed: they make it undecided)."""
+    refuse_masked(name, claimed)
+    if is_sparse(claimed):
+        raise TypeError(f"{name} is a scipy.sparse matrix; pass {name}.toarray()")
+    try:
+        arr = np.asarray(claimed)
+        if arr.dtype == object:  # e.g. a sympy Matrix of numbers
+            arr = arr.astype(float)
+    except Exception as exc:  # ragged nested lists, symbols, ...
+        raise TypeError(
+            f"{name} must be a numeric array (all rows the same length) or a callable "
+            f"K -> DF(X)[K], got {type(claimed).__name__} that numpy cannot read as numbers"
+        ) from exc
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
         raise TypeError(
-            "claimed must be a numeric array or a callable K -> DF(X)[K], "
+            f"{name} must be a numeric array or a callable K -> DF(X)[K], "
             f"got {type(claimed).__name__} (dtype {arr.dtype})"
         )
+    if np.iscomplexobj(arr):
+        if np.any(arr.imag != 0):
+            raise TypeError(f"{name} has complex entries: the derivative of a real f is real")
+        arr = arr.real
     return arr
 
 
@@ -280,7 +492,7 @@ def _matrix_reading(
 
 def _apply(reading: Reading, K: np.ndarray, out_shape: tuple[int, ...]) -> Any:
     """DF[K] under a reading of the claim, or a message when it has the wrong shape."""
-    value = np.asarray(reading(K))
+    value = _as_claim_array(reading(K.copy()), "the claimed linear map's value")
     if value.shape != out_shape:
         return (
             f"the claimed linear map returned shape {shape_str(value.shape)} for a direction "
@@ -412,7 +624,7 @@ def _kronecker_candidates(
 def _is_adjoint(context: _Context, claimed: Reading) -> bool:
     """<claimed(K_s), K_t> == <K_s, DF[K_t]> for all pairs s, t: claimed is DF^T."""
     for Ks in context.directions:
-        image = np.asarray(claimed(Ks))
+        image = _as_claim_array(claimed(Ks.copy()), "the claimed linear map's value")
         for Kt, dKt in zip(context.directions, context.numeric, strict=True):
             lhs, rhs = float(np.sum(image * Kt)), float(np.sum(Ks * dKt))
             scale = float(np.linalg.norm(Ks) * np.linalg.norm(dKt))
@@ -429,7 +641,8 @@ def _common_factor(values: list[np.ndarray], numeric: list[np.ndarray]) -> float
     if norm == 0:
         return None
     c = float(got @ want) / norm
-    if c == 0 or np.isclose(c, 1.0) or np.abs(got - c * want).max() > 1e-6 * np.abs(got).max():
+    spread = np.abs(got - c * want).max(initial=0.0)
+    if c == 0 or np.isclose(c, 1.0) or spread > 1e-6 * np.abs(got).max(initial=0.0):
         return None
     return c
 

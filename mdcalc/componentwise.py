@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from mdcalc._validation import as_matrix, shape_str
+from mdcalc._validation import as_matrix, check_size, shape_str
 
 __all__ = ["jacobian_tensor", "check_factors"]
 
@@ -32,6 +32,9 @@ def check_factors(A: ArrayLike, W: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
 
 def jacobian_tensor(A: ArrayLike, W: ArrayLike) -> np.ndarray:
     """The derivative of Z = A H W with respect to H, as a 4-index tensor.
+
+    Accuracy: each entry is one product ``A[i, j] * W[k, l]``, correctly rounded (exact for
+    integers).
 
     Output indices come first, then input indices (as JAX, PyTorch and autograd lay it out):
     ``J[i, l, j, k] = dZ[i, l] / dH[j, k] = A[i, j] * W[k, l]``. It does not depend on H,
@@ -68,6 +71,8 @@ def jacobian_tensor(A: ArrayLike, W: ArrayLike) -> np.ndarray:
     """
     A_, W_ = check_factors(A, W)
     (V, _), (d1, d2) = A_.shape, W_.shape
+    dtype = np.result_type(A_, W_)
+    check_size(V * d2 * V * d1, dtype.itemsize, f"the Jacobian tensor ({V}, {d2}, {V}, {d1})")
     # One broadcast pass into a C-ordered buffer (numpy would otherwise pick the layout).
-    out = np.empty((V, d2, V, d1), dtype=np.result_type(A_, W_))
+    out = np.empty((V, d2, V, d1), dtype=dtype)
     return np.multiply(A_[:, None, :, None], W_.T[None, :, None, :], out=out)

@@ -14,7 +14,14 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from mdcalc._validation import as_matrix, is_sparse, shape_str
+from mdcalc._validation import (
+    as_matrix,
+    as_shape,
+    check_size,
+    is_sparse,
+    refuse_masked,
+    shape_str,
+)
 from mdcalc.componentwise import check_factors, jacobian_tensor
 from mdcalc.vectorization import (
     as_jacobian_matrix,
@@ -47,6 +54,13 @@ class Derivative:
         Check the shape of K and G before calling ``jvp`` and ``vjp``; pass False when
         those check it themselves with a more specific message.
 
+    Notes
+    -----
+    Accuracy: each view is as accurate as what it is built from; ``.matrix()`` built
+    from ``jvp`` applies it to exact single-entry matrices, the conversions between
+    tensor and matrix are exact, and ``.adjoint`` from the matrix is one product.
+    ``.matrix()`` and ``.tensor()`` refuse (ValueError) a size that cannot fit in memory.
+
     Examples
     --------
     >>> import numpy as np
@@ -70,8 +84,11 @@ class Derivative:
         matrix: Callable[[], np.ndarray] | None = None,
         check_shapes: bool = True,
     ) -> None:
-        self.out_shape = tuple(out_shape)
-        self.in_shape = tuple(in_shape)
+        self.out_shape = as_shape("out_shape", out_shape)
+        self.in_shape = as_shape("in_shape", in_shape)
+        for name, fn in (("jvp", jvp), ("vjp", vjp), ("tensor", tensor), ("matrix", matrix)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
         self._jvp, self._vjp = jvp, vjp
         self._tensor, self._matrix = tensor, matrix
         self._check_shapes = check_shapes
@@ -81,6 +98,7 @@ class Derivative:
         cls, M: ArrayLike, out_shape: tuple[int, ...], in_shape: tuple[int, ...]
     ) -> Derivative:
         """The derivative whose vec-Jacobian (column-major) is ``M``."""
+        out_shape, in_shape = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
         M_ = np.array(as_jacobian_matrix(M, out_shape, in_shape))
         return cls(
             out_shape,
@@ -115,8 +133,9 @@ class Derivative:
             return self._matrix()
         if self._tensor is not None:
             return tensor_to_matrix(self._tensor(), self.out_shape, self.in_shape)
-        n_in = prod(self.in_shape)
-        M = np.empty((prod(self.out_shape), n_in))
+        n_in, n_out = prod(self.in_shape), prod(self.out_shape)
+        check_size(n_out * n_in, 8, f"the vec-Jacobian ({n_out} x {n_in})")
+        M = np.empty((n_out, n_in))
         for col in range(n_in):  # column col is vec(DF[E]) for the col-th basis matrix E
             E = np.zeros(n_in)
             E[col] = 1.0
@@ -136,6 +155,7 @@ class Derivative:
         )
 
     def _check(self, name: str, K: ArrayLike, shape: tuple[int, ...], whose: str) -> np.ndarray:
+        refuse_masked(name, K)
         arr = np.asarray(K)
         if self._check_shapes and arr.shape != shape:
             raise ValueError(
@@ -147,6 +167,9 @@ class Derivative:
 
 def differential(A: ArrayLike, W: ArrayLike) -> Derivative:
     """The derivative of Z = A H W with respect to H: the linear map ``K -> A K W``.
+
+    Accuracy: ``D(K)`` is two matrix products, with their rounding (about eps |A| |K| |W|
+    per entry); ``.tensor()`` and ``.matrix()`` are one product per entry.
 
     Because Z is linear in H, the derivative is the same at every H and equals the map
     itself. The result is callable on a V x d1 matrix K and also offers the other views:
@@ -197,6 +220,8 @@ def differential(A: ArrayLike, W: ArrayLike) -> Derivative:
 
 def vjp(A: Any, W: ArrayLike, G: ArrayLike) -> np.ndarray:
     """The backward pass of Z = A H W: ``G -> A^T G W^T``, where G = dL/dZ.
+
+    Accuracy: two matrix products, with their rounding (about eps |A| |G| |W| per entry).
 
     This is the adjoint of :func:`differential`: for every K,
     ``sum(G * (A @ K @ W)) == sum(vjp(A, W, G) * K)``. It gives dL/dH for any scalar

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from mdcalc._validation import c_contiguous, shape_str
+from mdcalc._validation import as_shape, c_contiguous, check_size, shape_str
 from mdcalc.vectorization import matrix_to_tensor, tensor_to_matrix
 
 __all__ = [
@@ -61,17 +61,6 @@ Shape = Sequence[int]
 # --------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------
-
-
-def _shape(name: str, shape: Any) -> tuple[int, ...]:
-    """Check that ``shape`` is a tuple of non-negative ints (a 0-tuple is a scalar)."""
-    try:
-        out = tuple(int(n) for n in shape)
-    except TypeError as exc:
-        raise ValueError(f"{name} must be a tuple of ints, got {shape!r}") from exc
-    if any(n < 0 for n in out) or any(int(n) != n for n in shape):
-        raise ValueError(f"{name} must be a tuple of non-negative ints, got {shape!r}")
-    return out
 
 
 def _described(shape: tuple[int, ...]) -> str:
@@ -102,6 +91,8 @@ def _move(T: np.ndarray, n_front: int, n_back: int) -> np.ndarray:
 
 def sympy_order_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """sympy's order (variable first, ``X.shape + F.shape``) to the book's tensor.
+
+    Exact: the entries are only moved.
 
     sympy's ``expr.diff(X)`` puts the variable's indices first:
     ``D[j, k, i, l] = dF[i, l] / dX[j, k]``. The book puts them last.
@@ -138,7 +129,7 @@ def _variable_first_to_book(
     name: str, D: ArrayLike, out_shape: Shape, in_shape: Shape, what: str
 ) -> np.ndarray:
     """Check ``D.shape == in_shape + out_shape`` and move the variable's axes to the back."""
-    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    out_, in_ = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
     D_ = np.asarray(D)
     _expect(name, D_, in_ + out_, f"{what} (X.shape + F.shape)")
     return _move(D_, len(in_), len(out_))
@@ -146,6 +137,8 @@ def _variable_first_to_book(
 
 def book_to_sympy_order(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """The book's tensor (``F.shape + X.shape``) to sympy's order (``X.shape + F.shape``).
+
+    Exact: the entries are only moved.
 
     Inverse of :func:`sympy_order_to_book`.
 
@@ -156,7 +149,7 @@ def book_to_sympy_order(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.n
     >>> book_to_sympy_order(np.zeros((4, 1, 2, 3)), (4, 1), (2, 3)).shape
     (2, 3, 4, 1)
     """
-    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    out_, in_ = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
     J_ = np.asarray(J)
     _expect("J", J_, out_ + in_, "the book's tensor (F.shape + X.shape)")
     return _move(J_, len(out_), len(in_))
@@ -176,6 +169,8 @@ def from_sympy(
     in_shape: Shape | None = None,
 ) -> np.ndarray:
     """Turn a sympy derivative (variable indices first) into a numpy tensor in the book's layout.
+
+    Accuracy: sympy's expression evaluated in floating point (numpy), with its rounding.
 
     Parameters
     ----------
@@ -250,7 +245,7 @@ def from_sympy(
             return arr
         return _move(arr, in_ndim, arr.ndim - in_ndim)
 
-    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    out_, in_ = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
     n_out, n_in = prod(out_), prod(in_)
     if arr.size == n_out * n_in:
         # sympy's order is variable first; unit axes may be missing (a vector x held as
@@ -376,6 +371,8 @@ def _evaluate(derivative: Any, subs: Mapping[Any, Any]) -> np.ndarray:
 def single_entry_grid(dF: Callable[[np.ndarray], ArrayLike], in_shape: Shape) -> np.ndarray:
     """The Matrix Cookbook's form: ``dF/dX_kl = DF(X)[J^kl]`` for every entry ``(k, l)``.
 
+    Accuracy: that of ``dF`` itself, applied to exact single-entry matrices.
+
     The Cookbook writes the derivative of a matrix function by one entry of X with the
     single-entry matrix ``J^kl`` (a 1 at ``(k, l)``, zeros elsewhere): for
     ``Z = A H W``, ``dZ/dH_kl = A J^kl W``. Collecting them gives a grid, one matrix of
@@ -405,14 +402,16 @@ def single_entry_grid(dF: Callable[[np.ndarray], ArrayLike], in_shape: Shape) ->
     array([[2., 0., 4.],
            [4., 0., 8.]])
     """
-    in_ = _shape("in_shape", in_shape)
+    in_ = as_shape("in_shape", in_shape)
     if not callable(dF):
         raise TypeError(f"dF must be callable (K -> DF(X)[K]), got {type(dF).__name__}")
-    images = []
+    images: list[np.ndarray] = []
     for index in np.ndindex(*in_):
         E = np.zeros(in_)
         E[index] = 1.0
         images.append(np.asarray(dF(E), dtype=float))
+        if len(images) == 1:
+            check_size(prod(in_) * images[0].size, 8, "the grid of dF/dX_kl")
     shapes = {im.shape for im in images}
     if len(shapes) > 1:
         raise ValueError(f"dF returned arrays of different shapes: {sorted(shapes)}")
@@ -422,6 +421,8 @@ def single_entry_grid(dF: Callable[[np.ndarray], ArrayLike], in_shape: Shape) ->
 
 def single_entry_grid_to_book(G: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """The Cookbook's grid of ``dF/dX_kl`` matrices to the book's tensor.
+
+    Exact: the entries are only moved.
 
     ``G[k, l]`` is the matrix ``dF/dX_kl`` (F's shape), so ``G[k, l, i, j] =
     dF[i, j]/dX[k, l]``: the variable's indices come first, as in sympy. The book's
@@ -459,6 +460,8 @@ def single_entry_grid_to_book(G: ArrayLike, out_shape: Shape, in_shape: Shape) -
 def book_to_single_entry_grid(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """The book's tensor to the Cookbook's grid of ``dF/dX_kl`` matrices.
 
+    Exact: the entries are only moved.
+
     Inverse of :func:`single_entry_grid_to_book`.
 
     Examples
@@ -482,6 +485,8 @@ def book_to_single_entry_grid(J: ArrayLike, out_shape: Shape, in_shape: Shape) -
 
 def column_major_to_book(M: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """The vec-Jacobian ``d vec F / d vec X`` (columns stacked) to the book's tensor.
+
+    Exact: the entries are only moved.
 
     ``M[i + r l, j + m k] = dF[i, l] / dX[j, k]`` for F of shape ``(r, s)`` and X of
     shape ``(m, p)``; for Z = A H W this matrix is ``W^T ⊗ A``. The same as
@@ -511,11 +516,13 @@ def column_major_to_book(M: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.
     >>> bool(np.array_equal(J, jacobian_tensor(A, W)))
     True
     """
-    return matrix_to_tensor(M, _shape("out_shape", out_shape), _shape("in_shape", in_shape))
+    return matrix_to_tensor(M, as_shape("out_shape", out_shape), as_shape("in_shape", in_shape))
 
 
 def book_to_column_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """The book's tensor to the column-major vec-Jacobian ``d vec F / d vec X``.
+
+    Exact: the entries are only moved.
 
     Inverse of :func:`column_major_to_book`; the same as :func:`mdcalc.tensor_to_matrix`.
 
@@ -529,11 +536,13 @@ def book_to_column_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.
     >>> bool(np.array_equal(M, np.kron(W.T, A)))        # W^T ⊗ A
     True
     """
-    return tensor_to_matrix(J, _shape("out_shape", out_shape), _shape("in_shape", in_shape))
+    return tensor_to_matrix(J, as_shape("out_shape", out_shape), as_shape("in_shape", in_shape))
 
 
 def row_major_to_book(M: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """A row-major vec-Jacobian (numpy's default flattening) to the book's tensor.
+
+    Exact: the entries are only moved.
 
     With rows flattened first (``X.reshape(-1)``), entry ``X[j, k]`` of an ``m x p``
     matrix lands at ``j p + k`` and ``M[i s + l, j p + k] = dF[i, l] / dX[j, k]``; for
@@ -563,7 +572,7 @@ def row_major_to_book(M: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
     >>> bool(np.array_equal(J, jacobian_tensor(A, W)))
     True
     """
-    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    out_, in_ = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
     M_ = np.asarray(M)
     _expect("M", M_, (prod(out_), prod(in_)), "a vec-Jacobian (F.size, X.size)")
     return c_contiguous(M_.reshape(out_ + in_))
@@ -571,6 +580,8 @@ def row_major_to_book(M: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
 
 def book_to_row_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """The book's tensor to the row-major vec-Jacobian (``F.reshape(-1)`` by ``X.reshape(-1)``).
+
+    Exact: the entries are only moved.
 
     Inverse of :func:`row_major_to_book`.
 
@@ -584,7 +595,7 @@ def book_to_row_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
     >>> bool(np.array_equal(M, np.kron(A, W.T)))        # A ⊗ W^T
     True
     """
-    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    out_, in_ = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
     J_ = np.asarray(J)
     _expect("J", J_, out_ + in_, "the book's tensor (F.shape + X.shape)")
     return c_contiguous(J_.reshape(prod(out_), prod(in_)))
@@ -592,6 +603,8 @@ def book_to_row_major(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
 
 def commutation_matrix(m: int, n: int) -> np.ndarray:
     """The commutation matrix ``K_mn``: ``K_mn @ vec(X) == vec(X.T)`` for an m x n X.
+
+    Exact (zeros and ones).
 
     It is the permutation between the two vec orders: ``vec(X.T)`` is X flattened row by
     row, so a row-major vec-Jacobian is ``K_rs M K_mp^T`` for the column-major ``M`` of
@@ -619,6 +632,7 @@ def commutation_matrix(m: int, n: int) -> np.ndarray:
     if int(m) != m or int(n) != n or m < 1 or n < 1:
         raise ValueError(f"m and n must be positive integers, got m={m!r}, n={n!r}")
     m, n = int(m), int(n)
+    check_size((m * n) ** 2, 8, f"the commutation matrix ({m * n} x {m * n})")
     K = np.zeros((m * n, m * n))
     j, k = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
     # X[j, k] sits at j + m k in vec(X) and at k + n j in vec(X^T).
@@ -652,6 +666,8 @@ def _numerator_shape(out_: tuple[int, ...], in_: tuple[int, ...]) -> tuple[int, 
 
 def numerator_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """A derivative in numerator layout to the book's layout.
+
+    Exact: the entries are only moved.
 
     Numerator layout lays ``dy/dx`` out like ``y`` times ``x^T``: one row per entry of
     the output y. For y of length m and x of length n it is the m x n Jacobian
@@ -689,7 +705,7 @@ def numerator_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
     >>> numerator_to_book(np.array([[1, 2, 3]]), out_shape=(), in_shape=(3,))  # a row
     array([1, 2, 3])
     """
-    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    out_, in_ = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
     D_ = np.asarray(D)
     _expect("D", D_, _numerator_shape(out_, in_), "a numerator-layout derivative")
     if _layout_kind(out_, in_, "numerator") == "vector":
@@ -700,6 +716,8 @@ def numerator_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
 def book_to_numerator(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """The book's layout to numerator layout (inverse of :func:`numerator_to_book`).
 
+    Exact: the entries are only moved.
+
     Examples
     --------
     >>> import numpy as np
@@ -707,7 +725,7 @@ def book_to_numerator(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
     >>> book_to_numerator(np.array([1, 2, 3]), out_shape=(), in_shape=(3,))  # gradient -> row
     array([[1, 2, 3]])
     """
-    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    out_, in_ = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
     J_ = np.asarray(J)
     shape = _numerator_shape(out_, in_)  # raises for cases the layout does not name
     _expect("J", J_, out_ + in_, "the book's tensor (F.shape + X.shape)")
@@ -718,6 +736,8 @@ def book_to_numerator(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.nda
 
 def denominator_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """A derivative in denominator layout to the book's layout.
+
+    Exact: the entries are only moved.
 
     Denominator layout lays ``dy/dx`` out like ``x`` times ``y^T``: one row per entry of
     the variable x, the transpose of numerator layout. For y of length m and x of
@@ -750,7 +770,7 @@ def denominator_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.n
     array([[1, 2, 3],
            [4, 5, 6]])
     """
-    out_, in_ = _shape("out_shape", out_shape), _shape("in_shape", in_shape)
+    out_, in_ = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
     D_ = np.asarray(D)
     n_rows, n_cols = _numerator_shape(out_, in_)
     _expect("D", D_, (n_cols, n_rows), "a denominator-layout derivative")
@@ -761,6 +781,8 @@ def denominator_to_book(D: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.n
 
 def book_to_denominator(J: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:
     """The book's layout to denominator layout (inverse of :func:`denominator_to_book`).
+
+    Exact: the entries are only moved.
 
     Examples
     --------

@@ -12,7 +12,14 @@ from math import prod
 import numpy as np
 from numpy.typing import ArrayLike
 
-from mdcalc._validation import as_matrix, as_vector, c_contiguous, shape_str
+from mdcalc._validation import (
+    as_matrix,
+    as_shape,
+    as_vector,
+    c_contiguous,
+    check_size,
+    shape_str,
+)
 from mdcalc.componentwise import check_factors
 
 __all__ = [
@@ -27,6 +34,8 @@ __all__ = [
 
 def vec(X: ArrayLike) -> np.ndarray:
     """Stack the columns of a matrix into one vector (column-major vectorisation).
+
+    Exact: the entries are only moved.
 
     Parameters
     ----------
@@ -50,6 +59,8 @@ def vec(X: ArrayLike) -> np.ndarray:
 def unvec(x: ArrayLike, shape: tuple[int, int]) -> np.ndarray:
     """Inverse of :func:`vec`: refill a matrix of ``shape`` column by column.
 
+    Exact: the entries are only moved.
+
     Examples
     --------
     >>> import numpy as np
@@ -59,16 +70,19 @@ def unvec(x: ArrayLike, shape: tuple[int, int]) -> np.ndarray:
            [3., 4.]])
     """
     arr = as_vector("x", x)
-    if len(shape) != 2 or prod(shape) != arr.size:
+    shape_ = as_shape("shape", shape, ndim=2)
+    if prod(shape_) != arr.size:
         raise ValueError(
-            f"cannot unvec a vector of length {arr.size} into shape {tuple(shape)}: "
+            f"cannot unvec a vector of length {arr.size} into shape {shape_}: "
             "the shape must be two numbers whose product is the length"
         )
-    return c_contiguous(arr.reshape(shape, order="F"))
+    return c_contiguous(arr.reshape(shape_, order="F"))
 
 
 def basis_matrix(k: int, l: int, shape: tuple[int, int]) -> np.ndarray:
     """The single-entry matrix ``E_kl = e_k g_l^T``: a 1 at ``[k, l]``, zeros elsewhere.
+
+    Exact (zeros and a one).
 
     Examples
     --------
@@ -77,7 +91,10 @@ def basis_matrix(k: int, l: int, shape: tuple[int, int]) -> np.ndarray:
     array([[0., 0., 1.],
            [0., 0., 0.]])
     """
-    m, p = shape
+    m, p = as_shape("shape", shape, ndim=2)
+    for name, index in (("k", k), ("l", l)):
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, got {type(index).__name__}")
     if not (0 <= k < m and 0 <= l < p):
         raise ValueError(f"index ({k}, {l}) is outside a matrix of shape {shape_str(shape)}")
     E = np.zeros((m, p))
@@ -87,6 +104,9 @@ def basis_matrix(k: int, l: int, shape: tuple[int, int]) -> np.ndarray:
 
 def kron_jacobian(A: ArrayLike, W: ArrayLike) -> np.ndarray:
     """The vec-Jacobian of Z = A H W: ``d vec(Z) / d vec(H) = W^T ⊗ A``.
+
+    Accuracy: each entry is one product ``W[k, l] * A[i, j]``, correctly rounded (exact for
+    integers).
 
     Parameters
     ----------
@@ -113,9 +133,11 @@ def kron_jacobian(A: ArrayLike, W: ArrayLike) -> np.ndarray:
     """
     A_, W_ = check_factors(A, W)
     (V, _), (d1, d2) = A_.shape, W_.shape
+    dtype = np.result_type(A_, W_)
+    check_size(V * d2 * V * d1, dtype.itemsize, f"the vec-Jacobian ({V * d2} x {V * d1})")
     # Block (l, k) is W[k, l] * A: one broadcast pass into a C-ordered buffer, whose
     # reshape to (d2 V, d1 V) is then free.
-    out = np.empty((d2, V, d1, V), dtype=np.result_type(A_, W_))
+    out = np.empty((d2, V, d1, V), dtype=dtype)
     np.multiply(W_.T[:, None, :, None], A_[None, :, None, :], out=out)
     return out.reshape(d2 * V, d1 * V)
 
@@ -123,7 +145,7 @@ def kron_jacobian(A: ArrayLike, W: ArrayLike) -> np.ndarray:
 def _check_tensor_shapes(
     shape: tuple[int, ...], out_shape: tuple[int, ...], in_shape: tuple[int, ...]
 ) -> tuple[int, int]:
-    out_shape, in_shape = tuple(out_shape), tuple(in_shape)
+    out_shape, in_shape = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
     if shape != out_shape + in_shape:
         raise ValueError(
             f"a tensor for an output of shape {out_shape} and an input of shape {in_shape} "
@@ -136,6 +158,8 @@ def tensor_to_matrix(
     J: ArrayLike, out_shape: tuple[int, ...], in_shape: tuple[int, ...]
 ) -> np.ndarray:
     """Flatten a Jacobian tensor to the vec-Jacobian matrix (column-major vec on both sides).
+
+    Exact: the entries are only moved.
 
     ``M[vec index of (i, l), vec index of (j, k)] = J[i, l, j, k]``, with the vec index of
     ``(i, l)`` in an ``r x s`` matrix being ``i + r * l``.
@@ -161,6 +185,7 @@ def tensor_to_matrix(
     """
     arr = np.asarray(J)
     n_out, n_in = _check_tensor_shapes(arr.shape, out_shape, in_shape)
+    check_size(arr.size, arr.itemsize, "the vec-Jacobian")
     return c_contiguous(arr.reshape((n_out, n_in), order="F"))
 
 
@@ -168,6 +193,8 @@ def matrix_to_tensor(
     M: ArrayLike, out_shape: tuple[int, ...], in_shape: tuple[int, ...]
 ) -> np.ndarray:
     """Inverse of :func:`tensor_to_matrix`: unfold a vec-Jacobian into the 4-index tensor.
+
+    Exact: the entries are only moved.
 
     Examples
     --------
@@ -179,6 +206,7 @@ def matrix_to_tensor(
     True
     """
     arr = as_jacobian_matrix(M, out_shape, in_shape)
+    check_size(arr.size, arr.itemsize, "the Jacobian tensor")
     return c_contiguous(arr.reshape(tuple(out_shape) + tuple(in_shape), order="F"))
 
 
@@ -187,6 +215,7 @@ def as_jacobian_matrix(
 ) -> np.ndarray:
     """Return ``M`` as an array after checking it is (prod(out_shape), prod(in_shape))."""
     arr = np.asarray(M)
+    out_shape, in_shape = as_shape("out_shape", out_shape), as_shape("in_shape", in_shape)
     expected = (prod(out_shape), prod(in_shape))
     if arr.shape != expected:
         raise ValueError(
