@@ -181,7 +181,7 @@ def _glue(name: str, obj: Any) -> None:
     from IPython.display import display
 
     try:
-        from myst_nb import glue
+        from myst_nb import glue  # type: ignore[import-untyped]
     except ImportError:
         display(obj)
         return
