@@ -514,8 +514,9 @@ def _diagnose(
             "row-major",
             _matrix_reading(M, out_shape, order="C"),
             "It matches the row-major convention (numpy's default flatten), not the "
-            "column-major vec this book uses: for Z = A H W that is A ⊗ W^T in place of "
-            "W^T ⊗ A. Flatten with order='F' (mdcalc.vec) to stack columns.",
+            "column-major vec this book uses: for vec(A X B) that is A ⊗ B^T in place of "
+            "B^T ⊗ A (for Z = A H W, A ⊗ W^T in place of W^T ⊗ A). Flatten with "
+            "order='F' (mdcalc.vec) to stack columns.",
         ))
         if M.shape[0] == M.shape[1]:
             candidates.append((

@@ -88,8 +88,9 @@ EXPECTED = {
         (
             'wrong: the claimed vec-Jacobian matrix does not match the derivative (largest '
             "relative error 1.1). It matches the row-major convention (numpy's default "
-            'flatten), not the column-major vec this book uses: for Z = A H W that is A ⊗ '
-            "W^T in place of W^T ⊗ A. Flatten with order='F' (mdcalc.vec) to stack columns."
+            'flatten), not the column-major vec this book uses: for vec(A X B) that is A ⊗ '
+            "B^T in place of B^T ⊗ A (for Z = A H W, A ⊗ W^T in place of W^T ⊗ A). Flatten "
+            "with order='F' (mdcalc.vec) to stack columns."
         ),
     ),
     'kron left': (
