@@ -501,3 +501,12 @@ def test_the_floor_tolerance_is_needed_for_rounding_in_claims():
 
     assert check_derivative(f, x, np.array([[1e9], [1e-7]]))
     assert check_derivative(f, x, np.array([[1e9], [1e-3]])).verdict == "wrong"
+
+
+@pytest.mark.parametrize(("factor", "verdict"), [(0.5, "correct"), (1.5, "wrong"), (3.0, "wrong")])
+def test_the_tolerance_is_the_stated_rtol_not_a_multiple(rng, factor, verdict):
+    """A claim off by 1.5 rtol is wrong, not 'correct' or 'undecided' (kills worst <= 2)."""
+    X = rng.standard_normal((3, 4))
+    A = rng.standard_normal((4, 2))
+    result = check_derivative(lambda X: X @ A, X, lambda K: K @ A * (1 + factor * 1e-6), rtol=1e-6)
+    assert result.verdict == verdict, result.message
