@@ -28,10 +28,10 @@ from numpy.typing import ArrayLike
 from mdcalc._validation import as_count, as_point, evaluate, is_sparse, refuse_masked, shape_str
 from mdcalc.layouts import sympy_order_to_book
 from mdcalc.numeric import (
-    CENTRAL_RTOL,
     EPS,
     NON_ANALYTIC,
     central_along,
+    central_unreliable,
     check_output,
     complex_along,
     entry_noise,
@@ -297,8 +297,7 @@ def _numeric(
     """DF(X)[K] for each direction: values, method used, noise, and a doubt (or None).
 
     The linearity defects of (K_i, R, K_i + R) for the first few directions measure the
-    noise. The
-    complex step is used when f carries complex numbers and agrees, entry by entry in
+    noise. The complex step is used when f carries complex numbers and agrees, entry by entry in
     every direction, with central differences; a forced complex step that disagrees is
     refused. The noise is per output entry: the central differences' estimated error and
     linearity defects (at least NOISE_SHARE of the largest), and for the complex step
@@ -330,10 +329,9 @@ def _numeric(
             raise ValueError(NON_ANALYTIC)
     with np.errstate(all="ignore"):
         noise = entry_noise(central, triples)
-        level = np.maximum(np.abs(F0), 1e-2 * float(np.abs(F0).max(initial=0.0)))
         size = max(1.0, float(np.abs(X).max()))
         unreliable = any(
-            np.any(c[1] > CENTRAL_RTOL * (np.abs(c[0]) + level / size * np.abs(K).sum()))
+            np.any(central_unreliable(c[0], c[1], F0, np.abs(K).sum() / size))
             for c, K in zip(central, probe, strict=True)
         )
     kinks = kinked(central, triples)

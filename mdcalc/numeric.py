@@ -79,13 +79,7 @@ def _check_method(method: Any) -> None:
 
 def check_output(F0: np.ndarray) -> np.ndarray:
     """f(X) at a real X must be finite and real (a zero imaginary part is dropped)."""
-    if np.iscomplexobj(F0):
-        if np.any(F0.imag != 0):
-            raise TypeError(
-                "f(X) is complex at a real X: mdcalc differentiates real functions "
-                "(differentiate the real and imaginary parts separately)"
-            )
-        F0 = F0.real.copy()
+    F0 = _real_output(F0)
     if not np.all(np.isfinite(F0)):
         raise ValueError("f(X) has non-finite entries (nan or inf) at this X")
     return F0
@@ -232,8 +226,7 @@ def central_along(
         if not np.any(X + t2b * Kb != X):
             t2b = t1b / 2
         parts.append(_central_band(f, X, F0, Kb, t1b, t2b))
-    if len(parts) == 1:
-        return parts[0]
+    # DF is linear in K, and so are the bands' errors and gaps added up (an upper bound).
     D, err, kink = (np.sum([p[i] for p in parts], axis=0) for i in range(3))
     return D, err, kink
 
@@ -251,9 +244,13 @@ def _central_band(
 
 
 def _real_output(F: np.ndarray) -> np.ndarray:
+    """f's value at a real point, which must be real (a zero imaginary part is dropped)."""
     if np.iscomplexobj(F):
         if np.any(F.imag != 0):
-            raise TypeError("f returned complex numbers at a real point")
+            raise TypeError(
+                "f(X) is complex at a real X: mdcalc differentiates real functions "
+                "(differentiate the real and imaginary parts separately)"
+            )
         return F.real.copy()
     return F
 
@@ -544,6 +541,15 @@ def _guard(exact: list[np.ndarray], central: list[Central]) -> None:
         raise ValueError(NON_ANALYTIC)
 
 
+def central_unreliable(D: np.ndarray, err: np.ndarray, F0: np.ndarray, per_x: Any) -> Any:
+    """Entries whose central estimated error is above CENTRAL_RTOL of the entry, or of f's
+    value there (at least 1e-2 of its largest) times ``per_x``, the scale that turns a
+    value of f into one of a derivative (1 / |X| per unit of the direction)."""
+    level = np.maximum(np.abs(F0), 1e-2 * float(np.abs(F0).max(initial=0.0))) * per_x
+    with np.errstate(invalid="ignore"):
+        return err > CENTRAL_RTOL * (np.abs(D) + level)
+
+
 def _check_central(
     D: np.ndarray,
     err: np.ndarray,
@@ -568,9 +574,7 @@ def _check_central(
 
     if np.any(kink):
         raise ValueError(NOT_DIFFERENTIABLE.format(where=where(int(np.argwhere(kink)[0][-1]))))
-    level = np.maximum(np.abs(F0), 1e-2 * float(np.abs(F0).max(initial=0.0))) / size
-    with np.errstate(invalid="ignore"):
-        unreliable = err > CENTRAL_RTOL * (np.abs(D) + level)
+    unreliable = central_unreliable(D, err, F0, 1 / size)
     if np.any(unreliable):
         j = int(np.argwhere(unreliable)[0][-1]) if start is not None else 0
         raise ValueError(
