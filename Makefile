@@ -48,8 +48,9 @@ pdf: handout
 	$(BIN)/python tools/handout_pdf.py _build/singlehtml/book/intro.html _build/pdf/book.pdf
 	$(BIN)/python tools/handout_pdf.py _build/student/_build/singlehtml/book/intro.html _build/pdf/book-student.pdf
 
+# On every core (pytest-xdist); tests/conftest.py says which tests stay together.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 # (--allow-root only where make runs as root, as in CI containers.)
 lab: $(STAMP)

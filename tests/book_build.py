@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -17,13 +20,16 @@ BUILD = ROOT / "_build" / "tests"
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 # Everything a build reads. When none of it changed since the last successful build of the
 # same edition and builder, that build is reused (a warm `make test` does not rebuild);
-# BOOK_REBUILD=1 forces a rebuild.
+# BOOK_REBUILD=1 forces a rebuild (once per test run, however many pytest-xdist workers).
 INPUTS = ("_config.yml", "_toc.yml", "references.bib", "requirements.txt", "book", "mdcalc",
           "_static")
+# The pages show the notebooks' committed outputs (book/_ext/execution.py): nbval runs every
+# notebook in a fresh kernel and fails unless it prints exactly those outputs.
+ENVIRONMENT = {"BOOK_EXECUTE": "off"}
 
 
 def inputs_digest(edition: str, builder: str) -> str:
-    digest = hashlib.sha256(f"{edition} {builder} {sys.version}\n".encode())
+    digest = hashlib.sha256(f"{edition} {builder} {sys.version} {ENVIRONMENT}\n".encode())
     for name in INPUTS:
         path = ROOT / name
         files = sorted(path.rglob("*")) if path.is_dir() else [path]
@@ -36,7 +42,20 @@ def inputs_digest(edition: str, builder: str) -> str:
     return digest.hexdigest()
 
 
-@functools.cache  # each edition is built once per test run
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path``: with pytest-xdist, two workers may ask for the
+    same edition at once, and the second must wait for the first build, not start its own."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@functools.cache  # each edition is built once per test run (and per pytest-xdist worker)
 def build_book(edition: str = "web", builder: str = "html") -> Path:
     """Build the book as ``make book`` does, into _build/tests/<edition>-<builder>.
 
@@ -47,19 +66,23 @@ def build_book(edition: str = "web", builder: str = "html") -> Path:
     pages = out / "_build" / builder
     stamp = out / "inputs.sha256"
     digest = inputs_digest(edition, builder)
-    if (os.environ.get("BOOK_REBUILD") != "1" and pages.is_dir() and stamp.is_file()
-            and stamp.read_text() == digest):
-        return pages
-    stamp.unlink(missing_ok=True)
-    env = dict(os.environ, BOOK_EDITION=edition)
-    # --all: rewrite every page, so that nothing is left over from an earlier build.
-    cmd = [str(JUPYTER_BOOK), "build", ".", "--path-output", str(out), "--builder", builder,
-           "--all", "-W", "-n", "--keep-going"]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        log = f"{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
-        raise AssertionError(f"{' '.join(cmd)} failed:\n{log}")
-    stamp.write_text(digest)
+    # The same for every worker of one pytest-xdist run.
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", f"pid {os.getpid()}")
+    with _locked(BUILD / f"{edition}-{builder}.lock"):
+        built = stamp.read_text().split("\n") if stamp.is_file() else []
+        if pages.is_dir() and built[:1] == [digest] and (
+                os.environ.get("BOOK_REBUILD") != "1" or built[1:] == [run]):
+            return pages
+        stamp.unlink(missing_ok=True)
+        env = dict(os.environ, BOOK_EDITION=edition, **ENVIRONMENT)
+        # --all: rewrite every page, so that nothing is left over from an earlier build.
+        cmd = [str(JUPYTER_BOOK), "build", ".", "--path-output", str(out), "--builder",
+               builder, "--all", "-W", "-n", "--keep-going"]
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            log = f"{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
+            raise AssertionError(f"{' '.join(cmd)} failed:\n{log}")
+        stamp.write_text(f"{digest}\n{run}")
     return pages
 
 

@@ -1,8 +1,11 @@
-"""Shared fixtures: seeded random matrices for the running example Z = A H W."""
+"""Shared fixtures: seeded random matrices for the running example Z = A H W, and the web
+edition's pages visited once per window size (tests/site_survey.py); how pytest-xdist
+shares the tests out."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,3 +28,58 @@ def example(rng: np.random.Generator) -> Callable[..., tuple[np.ndarray, ...]]:
         )
 
     return make
+
+
+# `make test` runs pytest-xdist with --dist loadgroup: a group runs whole on one worker. Each
+# file is a group (nbval runs a notebook's cells in order, in one kernel), but the files that
+# assert on the one survey of the site's pages form one group, so that it is made once.
+SURVEY_GROUP = {"test_site.py": "site survey", "test_accessibility.py": "site survey"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        group = SURVEY_GROUP.get(item.path.name, str(item.path))
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(scope="session")
+def web_site() -> Path:
+    from book_build import build_book
+
+    return build_book("web")
+
+
+@pytest.fixture(scope="session")
+def web_server(web_site: Path) -> Iterator[str]:
+    from browser import serve
+
+    with serve(web_site) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    """One headless Chromium for the whole run: playwright's synchronous API cannot start
+    a second one while the first is open."""
+    from browser import launch
+
+    with launch() as chromium:
+        yield chromium
+
+
+@pytest.fixture(scope="session")
+def survey(web_site: Path, web_server: str, browser) -> Callable[[tuple[int, int]], list]:
+    """survey(size): every page of the web edition at that window size, visited once per
+    test run (a site_survey.PageReport per page)."""
+    from site_survey import survey as visit_every_page
+
+    done: dict[tuple[int, int], list] = {}
+
+    def at(size: tuple[int, int]) -> list:
+        if size not in done:
+            done[size] = visit_every_page(browser, web_site, web_server, size,
+                                          web_site / "screenshots")
+        return done[size]
+
+    return at

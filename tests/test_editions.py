@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from book_build import ROOT, build_book
-from browser import PageVisit, launch, requires_chromium, serve
+from browser import PageVisit, requires_chromium, serve
 
 EXERCISE_PAGE = "book/02_componentwise.html"
 
@@ -241,9 +241,9 @@ def test_only_the_web_edition_says_solutions_are_folded(edition: str) -> None:
 
 
 @requires_chromium
-def test_student_search_works() -> None:
+def test_student_search_works(browser) -> None:
     """The student edition's search index, rewritten without the solutions' words, loads."""
-    with serve(build_book("student")) as url, launch() as browser:
+    with serve(build_book("student")) as url:
         visit = PageVisit(browser, ("http", "127.0.0.1"))
         try:
             visit.page.goto(f"{url}/search.html?q=kronecker", wait_until="load")

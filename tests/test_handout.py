@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from book_build import ROOT, build_book, chapter_titles
-from browser import PageVisit, launch, requires_chromium
+from browser import PageVisit, requires_chromium
 
 pytestmark = requires_chromium
 
@@ -35,12 +35,6 @@ def flatten(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = re.sub("[\"'\u2018\u2019\u201c\u201d]", "", text)
     return " ".join(text.split())
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch() as browser:
-        yield browser
 
 
 # The text of the page outside code (code may quote TeX on purpose) and outside MathJax.

@@ -26,7 +26,7 @@ from urllib.request import urlopen
 import pytest
 
 from book_build import ROOT
-from browser import PageVisit, launch, requires_chromium
+from browser import PageVisit, requires_chromium
 
 pytestmark = requires_chromium
 CHAPTER = "01_the_question.ipynb"
@@ -97,62 +97,61 @@ def committed_stream_lines(notebook: Path) -> list[str]:
     return lines
 
 
-def test_a_chapter_runs_in_jupyterlab(lab: tuple[str, Path]) -> None:
+def test_a_chapter_runs_in_jupyterlab(lab: tuple[str, Path], browser) -> None:
     url, work = lab
     expected = committed_stream_lines(work / CHAPTER)
     assert len(expected) >= 3
-    with launch() as browser:
-        visit = PageVisit(browser, ("http", "127.0.0.1"), viewport=(1366, 900))
-        page = visit.page
-        try:
-            page.goto(url, wait_until="domcontentloaded")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-            code_cells = sum(c["cell_type"] == "code"
-                             for c in json.loads((work / CHAPTER).read_text())["cells"])
-            page.wait_for_function(
-                "(n) => document.querySelectorAll('.jp-Notebook .jp-CodeCell').length === n",
-                arg=code_cells, timeout=TIMEOUT_MS)
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
-                                   timeout=TIMEOUT_MS)
-            # Run > Run All Cells; again if the click came before the kernel was connected.
-            for _attempt in range(5):
-                page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-                page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-                try:
-                    page.wait_for_function(
-                        r"""() => Array.from(document.querySelectorAll(
-                            '.jp-Notebook .jp-CodeCell .jp-InputArea-prompt'))
-                            .some(p => /\[(\*|\d+)\]/.test(p.textContent))""", timeout=15_000)
-                    break
-                except Exception:
-                    page.keyboard.press("Escape")
-            state = """() => ({
-                prompts: Array.from(document.querySelectorAll(
-                    '.jp-Notebook .jp-CodeCell .jp-InputArea-prompt'), p => p.textContent),
-                kernel: document.querySelector('.jp-Notebook-ExecutionIndicator')
-                    ?.getAttribute('data-status'),
-            })"""
+    visit = PageVisit(browser, ("http", "127.0.0.1"), viewport=(1366, 900))
+    page = visit.page
+    try:
+        page.goto(url, wait_until="domcontentloaded")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+        code_cells = sum(c["cell_type"] == "code"
+                         for c in json.loads((work / CHAPTER).read_text())["cells"])
+        page.wait_for_function(
+            "(n) => document.querySelectorAll('.jp-Notebook .jp-CodeCell').length === n",
+            arg=code_cells, timeout=TIMEOUT_MS)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
+                               timeout=TIMEOUT_MS)
+        # Run > Run All Cells; again if the click came before the kernel was connected.
+        for _attempt in range(5):
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
             try:
-                    page.wait_for_function(
-                    """(n) => {
-                        const prompts = Array.from(document.querySelectorAll(
-                            '.jp-Notebook .jp-CodeCell .jp-InputArea-prompt'), p => p.textContent);
-                        const idle = document.querySelector(
-                            ".jp-Notebook-ExecutionIndicator[data-status='idle']");
-                        return idle && prompts.length === n
-                            && prompts.every(p => /\\[\\d+\\]/.test(p));
-                    }""", arg=code_cells, timeout=TIMEOUT_MS)
+                page.wait_for_function(
+                    r"""() => Array.from(document.querySelectorAll(
+                        '.jp-Notebook .jp-CodeCell .jp-InputArea-prompt'))
+                        .some(p => /\[(\*|\d+)\]/.test(p.textContent))""", timeout=15_000)
+                break
             except Exception:
-                raise AssertionError(f"the cells did not all run: {page.evaluate(state)}") from None
-            outputs = page.locator(".jp-Notebook .jp-OutputArea-output").all_inner_texts()
-            shown = "\n".join(outputs)
-            missing = [line for line in expected if line not in shown]
-            assert not missing, f"outputs not shown after running all cells: {missing[:5]}"
-            errors = page.locator(
-                ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
-            ).all_inner_texts()
-            assert not [e for e in errors if "Error" in e or "Traceback" in e], errors
-            assert page.locator(".jp-OutputArea-output img").count() >= 1  # the figure
-            page.screenshot(path=str(ROOT / "_build" / "tests" / "jupyterlab.png"))
-        finally:
-            visit.close()
+                page.keyboard.press("Escape")
+        state = """() => ({
+            prompts: Array.from(document.querySelectorAll(
+                '.jp-Notebook .jp-CodeCell .jp-InputArea-prompt'), p => p.textContent),
+            kernel: document.querySelector('.jp-Notebook-ExecutionIndicator')
+                ?.getAttribute('data-status'),
+        })"""
+        try:
+                page.wait_for_function(
+                """(n) => {
+                    const prompts = Array.from(document.querySelectorAll(
+                        '.jp-Notebook .jp-CodeCell .jp-InputArea-prompt'), p => p.textContent);
+                    const idle = document.querySelector(
+                        ".jp-Notebook-ExecutionIndicator[data-status='idle']");
+                    return idle && prompts.length === n
+                        && prompts.every(p => /\\[\\d+\\]/.test(p));
+                }""", arg=code_cells, timeout=TIMEOUT_MS)
+        except Exception:
+            raise AssertionError(f"the cells did not all run: {page.evaluate(state)}") from None
+        outputs = page.locator(".jp-Notebook .jp-OutputArea-output").all_inner_texts()
+        shown = "\n".join(outputs)
+        missing = [line for line in expected if line not in shown]
+        assert not missing, f"outputs not shown after running all cells: {missing[:5]}"
+        errors = page.locator(
+            ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+        ).all_inner_texts()
+        assert not [e for e in errors if "Error" in e or "Traceback" in e], errors
+        assert page.locator(".jp-OutputArea-output img").count() >= 1  # the figure
+        page.screenshot(path=str(ROOT / "_build" / "tests" / "jupyterlab.png"))
+    finally:
+        visit.close()
