@@ -48,9 +48,9 @@ pdf: handout
 	$(BIN)/python tools/handout_pdf.py _build/singlehtml/book/intro.html _build/pdf/book.pdf
 	$(BIN)/python tools/handout_pdf.py _build/student/_build/singlehtml/book/intro.html _build/pdf/book-student.pdf
 
-# On every core (pytest-xdist); tests/conftest.py says which tests stay together.
+# On every core (pytest-xdist); tests/conftest.py keeps each file's tests on one worker.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	$(BIN)/python -m pytest -n auto
 
 # (--allow-root only where make runs as root, as in CI containers.)
 lab: $(STAMP)

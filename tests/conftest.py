@@ -1,6 +1,6 @@
 """Shared fixtures: seeded random matrices for the running example Z = A H W, and the web
 edition's pages visited once per window size (tests/site_survey.py); how pytest-xdist
-shares the tests out."""
+shares the tests out between workers."""
 
 from __future__ import annotations
 
@@ -30,17 +30,23 @@ def example(rng: np.random.Generator) -> Callable[..., tuple[np.ndarray, ...]]:
     return make
 
 
-# `make test` runs pytest-xdist with --dist loadgroup: a group runs whole on one worker. Each
-# file is a group (nbval runs a notebook's cells in order, in one kernel), but the files that
-# assert on the one survey of the site's pages form one group, so that it is made once.
-SURVEY_GROUP = {"test_site.py": "site survey", "test_accessibility.py": "site survey"}
+# `make test` runs on every core (pytest-xdist). A work unit goes whole to one worker, and
+# here a unit is a file: nbval must run a notebook's cells in order, in one kernel, and the
+# files that read the one survey of the site's pages form a single unit, so that each worker
+# does not make the survey again. (xdist's own --dist loadgroup did not keep a notebook's
+# cells together here: its worker marks no group, so every cell was a unit of its own.)
+SAME_UNIT = {"test_accessibility.py": "tests/test_site.py"}
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        group = SURVEY_GROUP.get(item.path.name, str(item.path))
-        item.add_marker(pytest.mark.xdist_group(group))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return SAME_UNIT.get(Path(path).name, path)
+
+    return ByFile(config, log)
 
 
 @pytest.fixture(scope="session")
