@@ -25,7 +25,6 @@ first used.
 from __future__ import annotations
 
 import functools
-import operator
 import string
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -177,6 +176,28 @@ class _Printer(LatexPrinter):  # type: ignore[misc]
         base = self.parenthesize(expr.base, PRECEDENCE["Pow"])
         return f"{base}^{{\\circ {self._print(expr.exp)}}}"
 
+    def _print_MatMul(self, expr: Any) -> str:
+        # sympy's own asks each factor whether it could extract a minus sign: slow
+        coeff, mats = expr.as_coeff_matrices()
+        text = " ".join(self._mat_factor(m) for m in mats)
+        if coeff == 1:
+            return text
+        if coeff == -1:
+            return f"- {text}"
+        c = str(self._print(coeff))
+        if isinstance(coeff, sp.Add):
+            c = rf"\left({c}\right)"
+        return f"{c} {text}"
+
+    def _mat_factor(self, m: Any) -> str:
+        text = str(self._print(m))
+        loose = (sp.MatAdd, sp.HadamardProduct, sp.KroneckerProduct, sp.MatMul)
+        return rf"\left({text}\right)" if isinstance(m, loose) else text
+
+    def _print_MatAdd(self, expr: Any) -> str:
+        text = " + ".join(str(self._print(a)) for a in expr.args)
+        return text.replace("+ - ", "- ").replace("+ -", "- ")
+
     def _print_Identity(self, expr: Any) -> str:
         return "I"
 
@@ -297,6 +318,28 @@ class _Sum:
     shape: tuple[Any, ...]
 
 
+def _is_matrix(expr: Any) -> bool:
+    return bool(getattr(expr, "is_Matrix", False))
+
+
+def _mm(*factors: Any) -> Any:
+    """The product of scalars and matrices, canonicalised one level (not deep: fast)."""
+    if len(factors) == 1:
+        return factors[0]
+    if not any(_is_matrix(f) for f in factors):
+        return sp.Mul(*factors)
+    return sp.MatMul(*factors).doit(deep=False)
+
+
+def _plus(terms: list[Any]) -> Any:
+    """The sum of scalars or of matrices, canonicalised one level."""
+    if len(terms) == 1:
+        return terms[0]
+    if _is_matrix(terms[0]):
+        return sp.MatAdd(*terms).doit(deep=False)
+    return sp.Add(*terms)
+
+
 def _shape_of(expr: Any) -> tuple[Any, ...]:
     return tuple(expr.shape) if getattr(expr, "is_Matrix", False) else ()
 
@@ -318,8 +361,8 @@ def _mul(L: Any, inner: Any, R: Any) -> Any:
     if L is None and R is None:
         return inner
     if isinstance(inner, _Mul):  # (L (L' K R') R) = (L L') K (R' R)
-        L = inner.L if L is None else (L if inner.L is None else L * inner.L)
-        R = inner.R if R is None else (R if inner.R is None else inner.R * R)
+        L = inner.L if L is None else (L if inner.L is None else _mm(L, inner.L))
+        R = inner.R if R is None else (R if inner.R is None else _mm(inner.R, R))
         return _Mul(L, inner.inner, R)
     return _Mul(L, inner, R)
 
@@ -461,12 +504,12 @@ def _rule(expr: Any, ctx: _Context) -> tuple[str, Any]:
 
 
 def _product(factors: list[Any], i: int) -> Any:
-    return functools.reduce(operator.mul, factors[:i]) if i > 0 else None
+    return _mm(*factors[:i]) if i > 0 else None
 
 
 def _rest(factors: list[Any], i: int) -> Any:
     rest = factors[i + 1 :]
-    return functools.reduce(operator.mul, rest) if rest else None
+    return _mm(*rest) if rest else None
 
 
 @_rule.register(sp.MatAdd)
@@ -482,7 +525,7 @@ def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
     for i, M in enumerate(mats):
         terms.append(_scale(coeff, _mul(_product(mats, i), ctx.d(M), _rest(mats, i))))
     if _depends(coeff, ctx.X):
-        terms.append(_outer(ctx.d(coeff), functools.reduce(operator.mul, mats)))
+        terms.append(_outer(ctx.d(coeff), _mm(*mats)))
     name = "product rule" if len(mats) > 1 or _depends(coeff, ctx.X) else "scalar multiple"
     return name, _add(terms, shape)
 
@@ -663,22 +706,22 @@ def _to_sympy(node: Any, dX: Any, names: dict[Any, Any], printer: _Printer | Non
         if isinstance(n, _Mul):
             out = go(n.inner)
             if n.L is not None:
-                out = n.L * out
+                out = _mm(n.L, out)
             if n.R is not None:
-                out = out * n.R
+                out = _mm(out, n.R)
             return out
         if isinstance(n, _Had):
             return sp.HadamardProduct(n.M, go(n.inner))
         if isinstance(n, _Scale):
-            return n.c * go(n.inner)
+            return _mm(n.c, go(n.inner))
         if isinstance(n, _Tr):
             return sp.Trace(go(n.inner))
         if isinstance(n, _Outer):
-            return go(n.inner) * n.M
+            return _mm(go(n.inner), n.M)
         if isinstance(n, _Sum):
             if not n.terms:
                 return sp.ZeroMatrix(*n.shape) if n.shape else sp.S.Zero
-            return functools.reduce(operator.add, (go(t) for t in n.terms))
+            return _plus([go(t) for t in n.terms])
         raise TypeError(f"not a linear map: {n!r}")
 
     return go(node)
@@ -695,28 +738,41 @@ def _vec_jacobian(node: Any, X: Any, out_size: Any) -> Any:
             inner_shape = _node_shape(n.inner)
             L = n.L if n.L is not None else sp.Identity(inner_shape[0])
             R = n.R if n.R is not None else sp.Identity(inner_shape[1])
-            kron = sp.KroneckerProduct(R.T, L)
+            kron = _kron(R.T, L)
             return _times(kron, go(n.inner, None))
         if isinstance(n, _Had):
             return _times(DiagVec(n.M), go(n.inner, None))
         if isinstance(n, _Scale):
-            return n.c * go(n.inner, None)
+            return _mm(n.c, go(n.inner, None))
         if isinstance(n, _Tr):
             q = _node_shape(n.inner)[0]
-            return Vec(sp.Identity(q)).T * go(n.inner, None)
+            return _mm(Vec(sp.Identity(q)).T, go(n.inner, None))
         if isinstance(n, _Outer):
-            return Vec(n.M) * go(n.inner, None)
+            return _mm(Vec(n.M), go(n.inner, None))
         if isinstance(n, _Sum):
             if not n.terms:
                 return sp.ZeroMatrix(out_size, m * p)
-            return functools.reduce(operator.add, (go(t, None) for t in n.terms))
+            return _plus([go(t, None) for t in n.terms])
         raise TypeError(f"not a linear map: {n!r}")
 
     return go(node, out_size)
 
 
+def _kron(a: Any, b: Any) -> Any:
+    """``a ⊗ b`` with scalar factors pulled out (sympy 1.14 fails on a 1 x 1 with one)."""
+    coeff = sp.S.One
+    factors = []
+    for m in (a, b):
+        if isinstance(m, sp.MatMul):
+            c, mats = m.as_coeff_matrices()
+            coeff, m = coeff * c, _mm(*mats)
+        factors.append(m)
+    kron = sp.KroneckerProduct(*factors)
+    return kron if coeff == 1 else sp.MatMul(coeff, kron)
+
+
 def _times(left: Any, right: Any) -> Any:
-    return left if isinstance(right, sp.Identity) else left * right
+    return left if isinstance(right, sp.Identity) else _mm(left, right)
 
 
 def _gradient(node: Any, X: Any, scalar_shape: tuple[Any, ...]) -> Any:
@@ -727,23 +783,23 @@ def _gradient(node: Any, X: Any, scalar_shape: tuple[Any, ...]) -> Any:
             return G.T if n.t else G
         if isinstance(n, _Mul):
             if n.L is not None:
-                G = n.L.T * G
+                G = _mm(n.L.T, G)
             if n.R is not None:
-                G = G * n.R.T
+                G = _mm(G, n.R.T)
             return adj(n.inner, G)
         if isinstance(n, _Had):
             return adj(n.inner, sp.HadamardProduct(n.M, G))
         if isinstance(n, _Scale):
-            return adj(n.inner, n.c * G)
+            return adj(n.inner, _mm(n.c, G))
         if isinstance(n, _Tr):
             q = _node_shape(n.inner)[0]
-            return adj(n.inner, G * sp.Identity(q))
+            return adj(n.inner, _mm(G, sp.Identity(q)))
         if isinstance(n, _Outer):
-            return adj(n.inner, sp.Trace(n.M.T * G))
+            return adj(n.inner, sp.Trace(_mm(n.M.T, G)))
         if isinstance(n, _Sum):
             if not n.terms:
                 return sp.ZeroMatrix(*X.shape)
-            return functools.reduce(operator.add, (adj(t, G) for t in n.terms))
+            return _plus([adj(t, G) for t in n.terms])
         raise TypeError(f"not a linear map: {n!r}")
 
     start = sp.S.One if scalar_shape == () else sp.Identity(1)
