@@ -139,6 +139,8 @@ RULES: list[tuple[str, Any, Any, str]] = [
     ("product", Q * Y * B, Y, "Q*dY*B"),
     ("long product", Q * Y * B * P * Q * Y, Y, "Q*Y*B*P*Q*dY + Q*dY*B*P*Q*Y"),
     ("transpose", (Q * Y).T, Y, "dY.T*Q.T"),
+    ("transpose of a Hadamard product", sp.Transpose(sp.HadamardProduct(Q * Y, Y)), Y, ""),
+    ("transpose of tanh", sp.Transpose((Q * Y).applyfunc(sp.tanh)) * Q, Y, ""),
     ("inverse", (Y * P).I, Y, "-(Y*P)**(-1)*dY*P*(Y*P)**(-1)"),
     ("power", X**3, X, "X**2*dX + X*dX*X + dX*X**2"),
     ("negative power", X**-2, X, "-X**(-1)*dX*X**(-2) - X**(-2)*dX*X**(-1)"),
@@ -390,8 +392,8 @@ class _Builder:
             return self.matrix(r, s, sub) - self.const(r, s) + self.matrix(r, s, sub)
         if kind == "scale":
             return sp.Rational(3, 2) * self.matrix(r, s, sub)
-        if kind == "transpose":
-            return self.matrix(s, r, sub).T
+        if kind == "transpose":  # kept as a node (.T would push it inside)
+            return sp.Transpose(self.matrix(s, r, sub))
         if kind == "inverse" and r == s:
             q = self.draw(st.sampled_from(SIZES))
             G = self.matrix(r, q, sub)
