@@ -39,12 +39,13 @@ from sympy.matrices.expressions.applyfunc import (  # type: ignore[import-untype
 from sympy.printing.latex import LatexPrinter  # type: ignore[import-untyped]
 from sympy.printing.precedence import PRECEDENCE  # type: ignore[import-untyped]
 
+from mdcalc._validation import check_size, shape_str
 from mdcalc.check import CheckResult, check_derivative
 from mdcalc.differential import Derivative
 from mdcalc.layouts import _evaluate, _substitutions, commutation_matrix
 from mdcalc.notation import index_product
 
-__all__ = ["Derivation", "DerivationCheck", "IndexForm", "IndexTerm", "derive"]
+__all__ = ["Derivation", "DerivationCheck", "IndexForm", "IndexTerm", "derive", "to_latex"]
 
 
 # --------------------------------------------------------------------------------------
@@ -100,7 +101,9 @@ class DiagVec(sp.MatrixExpr):  # type: ignore[misc]
         return rf"\operatorname{{diag}}\left(\operatorname{{vec}} {inner}\right)"
 
     def _mdcalc_numeric(self, ev: Callable[[Any], Any]) -> np.ndarray:
-        return np.diag(np.reshape(ev(self.arg), -1, order="F"))
+        entries = np.reshape(ev(self.arg), -1, order="F")
+        check_size(entries.size**2, 16, f"diag(vec {self.arg}) ({entries.size}x{entries.size})")
+        return np.diag(entries)
 
 
 class Commutation(sp.MatrixExpr):  # type: ignore[misc]
@@ -331,12 +334,22 @@ def _mm(*factors: Any) -> Any:
     return sp.MatMul(*factors).doit(deep=False)
 
 
-def _plus(terms: list[Any]) -> Any:
-    """The sum of scalars or of matrices, canonicalised one level."""
+def _plus(terms: list[Any], collect: bool = True) -> Any:
+    """The sum of scalars or of matrices; like terms collected when ``collect``."""
     if len(terms) == 1:
         return terms[0]
-    if _is_matrix(terms[0]):
+    if _is_matrix(terms[0]) and collect:
         return sp.MatAdd(*terms).doit(deep=False)
+    if _is_matrix(terms[0]):
+        # flattened, zeros dropped; not canonicalised (sympy's collecting of like terms
+        # multiplies out every coefficient, deeply: slow on long expressions)
+        flat: list[Any] = []
+        for t in terms:
+            flat.extend(t.args if isinstance(t, sp.MatAdd) else [t])
+        flat = [t for t in flat if not isinstance(t, sp.ZeroMatrix)]
+        if not flat:
+            return terms[0]
+        return flat[0] if len(flat) == 1 else sp.MatAdd(*flat)
     return sp.Add(*terms)
 
 
@@ -752,7 +765,7 @@ def _vec_jacobian(node: Any, X: Any, out_size: Any) -> Any:
         if isinstance(n, _Sum):
             if not n.terms:
                 return sp.ZeroMatrix(out_size, m * p)
-            return _plus([go(t, None) for t in n.terms])
+            return _plus([go(t, None) for t in n.terms], collect=False)
         raise TypeError(f"not a linear map: {n!r}")
 
     return go(node, out_size)
@@ -1047,6 +1060,7 @@ class Derivation:
     index: IndexForm
     gradient: Any
     note: str | None = None
+    name: str = "F"
     _tree: Any = field(default=None, repr=False)
 
     # ---------------------------------------------------------------- display
@@ -1055,7 +1069,7 @@ class Derivation:
         """The steps as one LaTeX ``aligned`` block, each line labelled with its rule."""
         lines = []
         for n, (rule, latex) in enumerate(self.steps):
-            lhs = r"\mathrm{d}F" if n == 0 else ""
+            lhs = rf"\mathrm{{d}}{self.name}" if n == 0 else ""
             lines.append(rf"{lhs} &= {latex} && \text{{{rule}}}")
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
@@ -1092,16 +1106,22 @@ class Derivation:
             arr = np.asarray(K, dtype=float)
             return real(self.differential, {dX: arr}).reshape(out_shape)
 
+        n_out, n_in = int(np.prod(out_shape)), int(np.prod(in_shape))
+        what = f"the Jacobian of {shape_str(out_shape)} outputs by {shape_str(in_shape)} inputs"
+
         def matrix() -> np.ndarray:
+            check_size(n_out * n_in, 8, what)
             M = real(self.vec_jacobian)
             size = int(np.prod(out_shape))
             return M.reshape(size, int(np.prod(in_shape)))
 
         def tensor() -> np.ndarray:
+            check_size(n_out * n_in, 8, what)
             T = np.zeros(out_shape + in_shape)
             for term in self.index.terms:
                 ops = [real(e) for e in term.operands]
-                T = T + float(real(term.coefficient)) * np.einsum(term.spec, *ops).reshape(T.shape)
+                c = float(real(term.coefficient))
+                T += c * np.einsum(term.spec, *ops, optimize=True).reshape(T.shape)
             return T
 
         return Derivative(out_shape, in_shape, jvp=jvp, tensor=tensor, matrix=matrix)
@@ -1317,5 +1337,6 @@ def derive(expr: Any, wrt: Any, *, name: str = "F") -> Derivation:
         index=index,
         gradient=gradient,
         note=note,
+        name=name,
         _tree=tree,
     )

@@ -409,8 +409,9 @@ def _evaluate(derivative: Any, subs: Mapping[Any, Any]) -> np.ndarray:
     try:
         value = _walk(expr, subs, cache)
     except (TypeError, ValueError, np.linalg.LinAlgError) as exc:
-        if isinstance(exc, ValueError) and str(exc).startswith(("no value", "sympy's")):
-            raise
+        mdcalc_own = str(exc).startswith(("no value", "sympy's")) or "would take" in str(exc)
+        if isinstance(exc, ValueError) and mdcalc_own:
+            raise  # a missing value or a refused size: already clear
         raise ValueError(
             f"sympy's derivative did not evaluate to numbers after substitution: {exc}"
         ) from exc
@@ -454,15 +455,15 @@ def _node_value(expr: Any, subs: Mapping[Any, Any], cache: dict[Any, Any]) -> An
         return np.asarray(subs[expr], dtype=complex)
     if not getattr(expr, "is_Matrix", False) and expr.is_number:
         return complex(expr)
-    if isinstance(expr, sp.Identity):
-        return np.eye(size(expr.rows))
-    if isinstance(expr, sp.ZeroMatrix):
-        return np.zeros((size(expr.rows), size(expr.cols)))
-    if isinstance(expr, sp.OneMatrix):
-        return np.ones((size(expr.rows), size(expr.cols)))
+    if isinstance(expr, (sp.Identity, sp.ZeroMatrix, sp.OneMatrix)):
+        rows, cols = size(expr.rows), size(expr.cols)
+        check_size(rows * cols, 16, f"the {rows}x{cols} matrix {expr}")
+        if isinstance(expr, sp.Identity):
+            return np.eye(rows)
+        return np.zeros((rows, cols)) if isinstance(expr, sp.ZeroMatrix) else np.ones((rows, cols))
     if isinstance(expr, sp.MatrixBase):
-        rows = [[ev(e) for e in row] for row in expr.tolist()]
-        return np.array(rows).reshape(expr.shape)
+        entries = [[ev(e) for e in row] for row in expr.tolist()]
+        return np.array(entries, dtype=complex).reshape(expr.shape)
     if isinstance(expr, (sp.MatAdd, sp.Add)):
         return _sum(ev(a) for a in expr.args)
     if isinstance(expr, sp.MatMul):
@@ -498,9 +499,12 @@ def _node_value(expr: Any, subs: Mapping[Any, Any], cache: dict[Any, Any]) -> An
     if isinstance(expr, sp.HadamardPower):
         return np.power(ev(expr.base), ev(expr.exp))
     if isinstance(expr, sp.KroneckerProduct):
+        factors = [ev(a) for a in expr.args]
+        n = prod(f.size for f in factors)
+        check_size(n, 16, f"the Kronecker product {expr} ({n} entries)")
         out = np.ones((1, 1))
-        for a in expr.args:
-            out = np.kron(out, ev(a))
+        for f in factors:
+            out = np.kron(out, f)
         return out
     if isinstance(expr, MatrixElement):
         return ev(expr.parent)[size(expr.i), size(expr.j)]

@@ -444,3 +444,21 @@ def test_random_expressions_every_form_agrees_with_the_numeric_jacobian(data: An
     seed = data.draw(st.integers(0, 2**16))
     result = derive(expr, b.V)
     assert_all_forms(result, values_for(expr, seed=seed), check=False)
+
+
+def test_huge_forms_are_refused_before_allocating(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mdcalc._validation
+
+    Xs = sp.MatrixSymbol("X", 300, 200)
+    r = derive(sp.Trace(Xs.T * Xs), Xs)
+    vals = {Xs: np.ones((300, 200))}
+    monkeypatch.setattr(mdcalc._validation, "MEMORY_LIMIT", 10**8)
+    assert r.gradient_value(vals).shape == (300, 200)  # the gradient is small: fine
+    assert r.linear_map(vals)(np.ones((300, 200))).shape == ()
+    assert r.tensor(vals).shape == (300, 200)
+    # the Kronecker form of dX^T needs the 60000 x 60000 commutation matrix: refused
+    with pytest.raises(ValueError, match="^the Kronecker product .* would take"):
+        r.matrix(vals)
+    s = derive(Xs.T, Xs)
+    with pytest.raises(ValueError, match="would take"):
+        s.matrix(vals)
