@@ -22,6 +22,7 @@ says so and nothing else changes.
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,7 +120,9 @@ def main() -> None:
     args = parser.parse_args()
     info = machine()
     info["sympy"] = sp.__version__
-    print(header(info) + f", sympy {sp.__version__}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    info["load_before"] = f"{load:.1f}"
+    print(header(info) + f", sympy {sp.__version__}; load average {load:.1f} at the start")
 
     rows, records = [], []
     for n, ex in enumerate(examples()):
@@ -168,6 +171,9 @@ def main() -> None:
          "tensorgrad", f"mdcalc < {TARGET} s"],
         rows,
     ))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    info["load_after"] = f"{load:.1f}"
+    print(f"\n# load average {load:.1f} at the end (the machine has {info['nproc']} cores)")
     if args.save:
         path = save("derive_bench", {"machine": info, "repeats": args.repeats, "rows": records})
         print(f"\nsaved {path}")

@@ -1049,6 +1049,12 @@ class Derivation:
         For a scalar (or 1 x 1) F, the G with ``dF = tr(G^T dX)``; else None.
     note : str or None
         Said when the derivative is zero because X does not appear in F.
+    name : str
+        How the steps and the index form name F.
+
+    Numeric views take ``values``, a dict from every symbol of F (X included) to an
+    array: :meth:`tensor`, :meth:`matrix`, :meth:`linear_map`, :meth:`gradient_value`
+    (scalar F), :meth:`function` (F itself, complex-safe) and :meth:`check`.
     """
 
     expr: Any
