@@ -381,7 +381,7 @@ class _Builder:
         kind = self.draw(
             st.sampled_from(
                 ["leaf", "product", "sum", "scale", "transpose", "inverse", "hadamard",
-                 "hpower", "elementwise", "scalar_times", "power"]
+                 "hpower", "elementwise", "log", "scalar_times", "power"]
             )
         )
         sub = depth - 1
@@ -397,7 +397,8 @@ class _Builder:
         if kind == "inverse" and r == s:
             q = self.draw(st.sampled_from(SIZES))
             G = self.matrix(r, q, sub)
-            return (G * G.T + 3 * sp.Identity(r)).I * self.const(r, s)
+            S = G * G.T + 3 * sp.Identity(r)
+            return (S.I if self.draw(st.booleans()) else S**-2) * self.const(r, s)
         if kind == "power" and r == s:
             return (self.matrix(r, r, sub) / 4) ** 2
         if kind == "hadamard":
@@ -407,6 +408,9 @@ class _Builder:
         if kind == "elementwise":
             fn = self.draw(st.sampled_from([sp.tanh, sp.sin, sp.cos, sp.exp]))
             return (self.matrix(r, s, sub) / 4).applyfunc(fn)
+        if kind == "log":  # of positive entries
+            M = self.matrix(r, s, sub)
+            return (sp.HadamardPower(M, 2) + sp.OneMatrix(r, s)).applyfunc(sp.log)
         if kind == "scalar_times":
             return self.scalar(sub) * self.const(r, s)
         return self.leaf(r, s)
