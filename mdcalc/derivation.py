@@ -159,7 +159,7 @@ class _Printer(LatexPrinter):  # type: ignore[misc]
     def _print_Transpose(self, expr: Any) -> str:
         arg = expr.arg
         inner = self._print(arg)
-        if not isinstance(arg, sp.MatrixSymbol) or arg in self.names:
+        if not isinstance(arg, (sp.MatrixSymbol, Vec)) or arg in self.names:
             inner = rf"\left({inner}\right)"
         return f"{inner}^{{\\top}}"
 
@@ -202,7 +202,7 @@ class _Printer(LatexPrinter):  # type: ignore[misc]
         return text.replace("+ - ", "- ").replace("+ -", "- ")
 
     def _print_Identity(self, expr: Any) -> str:
-        return "I"
+        return f"I_{{{self._print(expr.rows)}}}"
 
     def _print_ZeroMatrix(self, expr: Any) -> str:
         return "0"
@@ -1273,6 +1273,8 @@ def derive(expr: Any, wrt: Any, *, name: str = "F") -> Derivation:
         raise TypeError(
             f"wrt must be a sympy MatrixSymbol (the variable), got {type(wrt).__name__} {wrt!r}"
         )
+    if isinstance(expr, sp.MatrixBase) and not isinstance(expr, sp.Basic):
+        expr = sp.ImmutableMatrix(expr)  # a mutable explicit matrix: the same, hashable
     if not isinstance(expr, sp.Basic):
         raise TypeError(
             f"expr must be a sympy matrix expression, got {type(expr).__name__}; build it "
