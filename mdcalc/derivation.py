@@ -788,8 +788,12 @@ def _times(left: Any, right: Any) -> Any:
     return left if isinstance(right, sp.Identity) else _mm(left, right)
 
 
-def _gradient(node: Any, X: Any, scalar_shape: tuple[Any, ...]) -> Any:
-    """G with ``dF = tr(G^T dX)`` for a scalar (or 1 x 1) F: the adjoint applied to 1."""
+def _gradient(node: Any, X: Any, start: Any) -> Any:
+    """The adjoint of the differential applied to ``start`` (shaped like F).
+
+    With ``start`` = 1 for a scalar (or 1 x 1) F, this is the gradient G with
+    ``dF = tr(G^T dX)``; with a symbol G_F it is the VJP ``G_F -> DF(X)^T[G_F]``.
+    """
 
     def adj(n: Any, G: Any) -> Any:
         if isinstance(n, _Var):
@@ -815,7 +819,6 @@ def _gradient(node: Any, X: Any, scalar_shape: tuple[Any, ...]) -> Any:
             return _plus([adj(t, G) for t in n.terms])
         raise TypeError(f"not a linear map: {n!r}")
 
-    start = sp.S.One if scalar_shape == () else sp.Identity(1)
     return adj(node, start)
 
 
@@ -1068,6 +1071,7 @@ class Derivation:
     note: str | None = None
     name: str = "F"
     _tree: Any = field(default=None, repr=False)
+    _adjoint: Any = field(default=None, repr=False)
 
     # ---------------------------------------------------------------- display
 
@@ -1130,7 +1134,15 @@ class Derivation:
                 T += c * np.einsum(term.spec, *ops, optimize=True).reshape(T.shape)
             return T
 
-        return Derivative(out_shape, in_shape, jvp=jvp, tensor=tensor, matrix=matrix)
+        def vjp(G: np.ndarray) -> np.ndarray:
+            bar, adjoint = self._adjoint
+            G_ = np.asarray(G, dtype=float).reshape(out_shape)
+            return real(adjoint, {bar: G_}).reshape(in_shape)
+
+        has_vjp = self._adjoint is not None
+        return Derivative(
+            out_shape, in_shape, jvp=jvp, vjp=vjp if has_vjp else None, tensor=tensor, matrix=matrix
+        )
 
     def tensor(self, values: Mapping[Any, ArrayLike]) -> np.ndarray:
         """The Jacobian tensor at the given values, shape ``F.shape + X.shape``, from :attr:`index`.
@@ -1146,7 +1158,10 @@ class Derivation:
     def linear_map(self, values: Mapping[Any, ArrayLike]) -> Derivative:
         """The map ``K -> DF(X)[K]`` at the given values (an :class:`mdcalc.Derivative`).
 
-        It evaluates :attr:`differential` with ``dX = K``.
+        Calling it evaluates :attr:`differential` with ``dX = K``; its ``.adjoint(G)``
+        (the VJP) evaluates the adjoint of the differential, matrix-free, the way the
+        gradient is written; ``.tensor()`` and ``.matrix()`` are :meth:`tensor` and
+        :meth:`matrix`.
         """
         return self._at(values)
 
@@ -1331,7 +1346,10 @@ def derive(expr: Any, wrt: Any, *, name: str = "F") -> Derivation:
     out_size = out_shape[0] * out_shape[1] if out_shape else sp.S.One
     vec_jacobian = _vec_jacobian(tree, X, out_size)
     scalar = out_shape == () or (out_shape[0] == 1 and out_shape[1] == 1)
-    gradient = _gradient(tree, X, out_shape) if scalar else None
+    one = sp.S.One if out_shape == () else sp.Identity(1)
+    gradient = _gradient(tree, X, one) if scalar else None
+    bar = sp.MatrixSymbol(f"_bar_{name}", *out_shape) if out_shape else sp.Symbol(f"_bar_{name}")
+    adjoint = _gradient(tree, X, bar) if not _is_zero(tree) else sp.ZeroMatrix(*X.shape)
     if gradient is not None and _is_zero(tree):
         gradient = sp.ZeroMatrix(*X.shape)
     index = _index_form(tree, X, len(out_shape), name, printer)
@@ -1347,4 +1365,5 @@ def derive(expr: Any, wrt: Any, *, name: str = "F") -> Derivation:
         note=note,
         name=name,
         _tree=tree,
+        _adjoint=(bar, adjoint),
     )

@@ -71,6 +71,9 @@ def assert_all_forms(r: Derivation, values: dict[Any, np.ndarray], check: bool =
     D = r.linear_map(values)
     K = np.random.default_rng(1).standard_normal(Xv.shape)
     assert np.max(np.abs(D(K) - np.tensordot(J, K, axes=2))) <= RTOL * scale * K.size
+    G = np.random.default_rng(2).standard_normal(J.shape[: J.ndim - 2])
+    vjp = np.tensordot(G, J, axes=G.ndim) if G.ndim else G * J
+    assert np.max(np.abs(D.adjoint(G) - vjp)) <= RTOL * scale * max(G.size, 1)
     if r.gradient is not None:
         G = r.gradient_value(values)
         assert np.max(np.abs(G - J.reshape(Xv.shape))) <= RTOL * scale
