@@ -373,6 +373,8 @@ def _mul(L: Any, inner: Any, R: Any) -> Any:
     R = None if R is None or isinstance(R, sp.Identity) else R
     if L is None and R is None:
         return inner
+    if isinstance(inner, _Scale):  # L (c K) R = c (L K R): keeps L and R whole
+        return _scale(inner.c, _mul(L, inner.inner, R))
     if isinstance(inner, _Mul):  # (L (L' K R') R) = (L L') K (R' R)
         L = inner.L if L is None else (L if inner.L is None else _mm(L, inner.L))
         R = inner.R if R is None else (R if inner.R is None else _mm(inner.R, R))
