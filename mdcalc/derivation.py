@@ -1095,6 +1095,12 @@ class Derivation:
             raise TypeError(
                 f"values must be a dict from each symbol to an array, got {type(values).__name__}"
             )
+        named = [k for k in values if isinstance(k, str)]
+        if named:
+            raise TypeError(
+                f"values must be keyed by the sympy symbols themselves, not by names: "
+                f"got {named[0]!r}"
+            )
         if self.wrt not in values:
             raise ValueError(f"values has no value for {self.wrt} (the variable)")
         if self.dX in values:
