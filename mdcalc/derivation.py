@@ -378,7 +378,7 @@ def _mul(L: Any, inner: Any, R: Any) -> Any:
     if isinstance(inner, _Mul):  # (L (L' K R') R) = (L L') K (R' R)
         L = inner.L if L is None else (L if inner.L is None else _mm(L, inner.L))
         R = inner.R if R is None else (R if inner.R is None else _mm(inner.R, R))
-        return _Mul(L, inner.inner, R)
+        return _mul(L, inner.inner, R)  # a product may have cancelled (X X^-1 = I)
     return _Mul(L, inner, R)
 
 
