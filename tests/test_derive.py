@@ -471,3 +471,10 @@ def test_huge_forms_are_refused_before_allocating(monkeypatch: pytest.MonkeyPatc
     s = derive(Xs.T, Xs)
     with pytest.raises(ValueError, match="would take"):
         s.matrix(vals)
+
+
+def test_cancelled_products_leave_no_identity_in_the_index_form() -> None:
+    r = derive(sp.log(sp.Determinant(X.I)), X)  # X (X^-1)' : the product X X^-1 cancels
+    assert r.index.latex == r"\frac{\partial F}{\partial X_{jk}} = -\left(X^{-1}\right)_{kj}"
+    assert str(r.gradient) == "-X.T**(-1)"
+    assert_all_forms(r, values_for(r.expr))
