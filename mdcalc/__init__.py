@@ -10,9 +10,14 @@ with respect to H is one linear map, written three ways:
 :func:`jacobian` differentiates any matrix function numerically, and
 :func:`check_derivative` tells whether a claimed derivative is right and, if not, why.
 
+:func:`derive` derives a sympy matrix expression of your own, step by step, in the three
+forms, each checked numerically (sympy is loaded on first use).
+
 Conventions: Jacobians put output indices first (``f(X).shape + X.shape``), and
 :func:`vec` stacks columns.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from mdcalc import layouts, notation
 from mdcalc.check import CheckResult, check_derivative, self_check
@@ -28,9 +33,14 @@ from mdcalc.vectorization import (
     vec,
 )
 
+if TYPE_CHECKING:
+    from mdcalc.derivation import Derivation, derive
+
 __all__ = [
     "CheckResult",
+    "Derivation",
     "Derivative",
+    "derive",
     "basis_matrix",
     "check_derivative",
     "differential",
@@ -49,3 +59,12 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # derive and Derivation need sympy: import them (and sympy) on first use only.
+    if name in ("derive", "Derivation"):
+        from mdcalc import derivation
+
+        return getattr(derivation, name)
+    raise AttributeError(f"module 'mdcalc' has no attribute {name!r}")

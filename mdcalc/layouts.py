@@ -236,7 +236,7 @@ def from_sympy(
             f"expression): {derivative}"
         )
     subs = _substitutions(derivative, values)
-    arr = _evaluate(derivative, subs)
+    arr = _evaluate_real(derivative, subs)
 
     if out_shape is None:
         if arr.ndim == 2 and in_ndim == 2 and _is_matrix_like(derivative):
@@ -292,7 +292,7 @@ def evaluate(expr: Any, values: Mapping[Any, ArrayLike]) -> np.ndarray:
     >>> M.shape
     (6, 4)
     """
-    return _evaluate(expr, _substitutions(expr, values))
+    return _evaluate_real(expr, _substitutions(expr, values))
 
 
 def _is_matrix_like(expr: Any) -> bool:
@@ -301,34 +301,74 @@ def _is_matrix_like(expr: Any) -> bool:
     return isinstance(expr, (sp.MatrixBase, sp.MatrixExpr))
 
 
-def _substitutions(derivative: Any, values: Mapping[Any, ArrayLike]) -> dict[Any, Any]:
+def _substitutions(
+    derivative: Any, values: Mapping[Any, ArrayLike], *, allow_complex: bool = False
+) -> dict[Any, Any]:
+    """Numeric values (numpy arrays and numbers) for the symbols of ``derivative``.
+
+    Symbolic dimensions (``MatrixSymbol("H", n, d)``) are bound from the shapes of the
+    values and returned as entries ``n -> 3``. ``allow_complex`` admits complex values
+    (for the complex step through :func:`_evaluate`).
+    """
     import sympy as sp  # type: ignore[import-untyped]
 
     subs: dict[Any, Any] = {}
+    dims: dict[Any, tuple[int, Any]] = {}  # dimension symbol -> (size, symbol it came from)
+    scalars: dict[Any, Any] = {}
     for symbol, value in values.items():
         arr = np.asarray(value)
         if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
             raise ValueError(f"the value for {symbol} must be numeric, got dtype {arr.dtype}")
-        if np.iscomplexobj(arr):
+        if np.iscomplexobj(arr) and not allow_complex:
             raise ValueError(f"the value for {symbol} must be real")
         if isinstance(symbol, sp.MatrixSymbol):
-            shape = tuple(int(n) for n in symbol.shape)
-            if arr.shape != shape:
-                if arr.ndim == 1 and 1 in shape and arr.size == prod(shape):
-                    arr = arr.reshape(shape)  # a 1-D vector for an n x 1 (or 1 x n) symbol
-                else:
-                    raise ValueError(
-                        f"the value for {symbol} has shape {arr.shape}, but the "
-                        f"MatrixSymbol {symbol} is {shape_str(shape)}"
-                    )
-            subs[symbol] = sp.ImmutableMatrix(arr.tolist())
+            shape = tuple(symbol.shape)
+            literal = tuple(int(n) if n.is_Integer else None for n in shape)
+            if arr.ndim == 1 and 1 in literal:
+                arr = arr.reshape(tuple(1 if n == 1 else arr.shape[0] for n in literal))
+            fits = arr.ndim == 2 and all(
+                n is None or n == a for n, a in zip(literal, arr.shape, strict=True)
+            )
+            if not fits:
+                raise ValueError(
+                    f"the value for {symbol} has shape {arr.shape}, but the "
+                    f"MatrixSymbol {symbol} is {'x'.join(str(n) for n in shape)}"
+                )
+            for n, a in zip(shape, arr.shape, strict=True):
+                if isinstance(n, sp.Symbol):
+                    if n in dims and dims[n][0] != a:
+                        raise ValueError(
+                            f"the value for {symbol} has shape {arr.shape}, so {n} = {a}, "
+                            f"but the value for {dims[n][1]} makes {n} = {dims[n][0]}"
+                        )
+                    dims[n] = (int(a), symbol)
+            subs[symbol] = arr
         else:
             if arr.ndim != 0:
                 raise ValueError(
                     f"the value for the scalar symbol {symbol} must be a number, got shape "
                     f"{arr.shape}"
                 )
-            subs[symbol] = sp.sympify(arr.item())
+            scalars[symbol] = arr.item()
+    for n, (size, symbol) in dims.items():
+        if n in scalars and scalars[n] != size:
+            raise ValueError(
+                f"the value for {n} is {scalars[n]}, but the value for {symbol} makes {n} = {size}"
+            )
+        subs[n] = size
+    for symbol, number in scalars.items():
+        subs.setdefault(symbol, number)
+    for symbol, arr in list(subs.items()):
+        if isinstance(symbol, sp.MatrixSymbol):
+            for n, a in zip(symbol.shape, arr.shape, strict=True):
+                if not n.is_Integer and not isinstance(n, sp.Symbol):
+                    size = n.xreplace({d: sp.Integer(v) for d, (v, _) in dims.items()})
+                    if size != a:
+                        raise ValueError(
+                            f"the value for {symbol} has shape {arr.shape}, but the "
+                            f"MatrixSymbol {symbol} is {'x'.join(str(n) for n in symbol.shape)}"
+                            f" ({n} = {size})"
+                        )
     free: set[Any] = getattr(derivative, "free_symbols", set())
     missing = sorted(str(s) for s in free if s not in subs)
     if missing:
@@ -336,31 +376,198 @@ def _substitutions(derivative: Any, values: Mapping[Any, ArrayLike]) -> dict[Any
     return subs
 
 
+def _evaluate_real(derivative: Any, subs: Mapping[Any, Any]) -> np.ndarray:
+    """:func:`_evaluate`, refusing a result that is not real."""
+    arr = _evaluate(derivative, subs)
+    if np.iscomplexobj(arr):
+        if np.any(arr.imag != 0):
+            raise ValueError("sympy's derivative evaluated to complex numbers at these values")
+        arr = arr.real
+    return np.asarray(arr, dtype=float)
+
+
 def _evaluate(derivative: Any, subs: Mapping[Any, Any]) -> np.ndarray:
+    """The value of a sympy expression: a walk over its tree with numpy at every node.
+
+    The one evaluator of sympy expressions in mdcalc (:func:`evaluate`,
+    :func:`from_sympy` and :mod:`mdcalc.derivation` all use it). ``subs`` maps symbols
+    to numpy arrays and numbers (from :func:`_substitutions`). Complex-safe: complex
+    values give complex results (so the complex step works through it); real values give
+    complex results with a zero imaginary part where every node is real (the
+    computation is done in complex arithmetic, so that ``log`` of a negative number
+    is seen rather than a nan). Matrix expressions (sums, products, powers,
+    transposes, inverses, traces, determinants, Hadamard products and powers,
+    elementwise functions, Kronecker products, identity/zero/one matrices, explicit
+    matrices) and scalar expressions are evaluated in numpy; a node that defines
+    ``_mdcalc_numeric(evaluate)`` evaluates itself; any other node (sympy's array
+    expressions from ``.diff``) is substituted and evaluated by sympy.
+    """
     import sympy as sp  # type: ignore[import-untyped]
 
     expr = sp.sympify(derivative) if not isinstance(derivative, sp.Basic) else derivative
-    expr = expr.xreplace(dict(subs)).doit()
-    if hasattr(expr, "as_explicit"):
-        expr = expr.as_explicit()
-    if isinstance(expr, sp.NDimArray):
-        expr = expr.applyfunc(lambda e: e.doit())
-    elif isinstance(expr, sp.MatrixBase):
-        expr = expr.applyfunc(lambda e: e.doit())
+    cache: dict[Any, Any] = {}
     try:
-        if isinstance(expr, (sp.MatrixBase, sp.NDimArray)):
-            shape = tuple(int(n) for n in expr.shape)
-            flat = [complex(e) for e in sp.flatten(expr.tolist())] if shape else []
-            arr = np.array(flat, dtype=complex).reshape(shape)
-        else:
-            arr = np.asarray(complex(expr))
-    except TypeError as exc:
+        value = _walk(expr, subs, cache)
+    except (TypeError, ValueError, np.linalg.LinAlgError) as exc:
+        mdcalc_own = str(exc).startswith(("no value", "sympy's")) or "would take" in str(exc)
+        if isinstance(exc, ValueError) and mdcalc_own:
+            raise  # a missing value or a refused size: already clear
         raise ValueError(
             f"sympy's derivative did not evaluate to numbers after substitution: {exc}"
         ) from exc
-    if np.any(arr.imag != 0):
-        raise ValueError("sympy's derivative evaluated to complex numbers at these values")
-    return arr.real.astype(float)
+    arr = np.asarray(value)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(
+            f"sympy's derivative did not evaluate to numbers after substitution: got {arr!r}"
+        )
+    return arr.astype(complex)
+
+
+def _walk(expr: Any, subs: Mapping[Any, Any], cache: dict[Any, Any]) -> Any:
+    if expr in cache:
+        return cache[expr]
+    value = _node_value(expr, subs, cache)
+    cache[expr] = value
+    return value
+
+
+def _node_value(expr: Any, subs: Mapping[Any, Any], cache: dict[Any, Any]) -> Any:
+    import sympy as sp  # type: ignore[import-untyped]
+    from sympy.matrices.expressions.applyfunc import (  # type: ignore[import-untyped]
+        ElementwiseApplyFunction,
+    )
+    from sympy.matrices.expressions.matexpr import MatrixElement  # type: ignore[import-untyped]
+
+    def ev(e: Any) -> Any:
+        return _walk(e, subs, cache)
+
+    def size(n: Any) -> int:
+        v = complex(ev(n))
+        if v.imag != 0 or v.real != int(v.real) or v.real < 0:
+            raise ValueError(f"the dimension {n} is not a non-negative integer ({v})")
+        return int(v.real)
+
+    if hasattr(expr, "_mdcalc_numeric"):
+        return expr._mdcalc_numeric(ev)
+    if isinstance(expr, (sp.MatrixSymbol, sp.Symbol)):
+        if expr not in subs:
+            raise ValueError(f"no value given for the symbol(s) {expr}")
+        return np.asarray(subs[expr], dtype=complex)
+    if not getattr(expr, "is_Matrix", False) and expr.is_number:
+        return complex(expr)
+    if isinstance(expr, (sp.Identity, sp.ZeroMatrix, sp.OneMatrix)):
+        rows, cols = size(expr.rows), size(expr.cols)
+        check_size(rows * cols, 16, f"the {rows}x{cols} matrix {expr}")
+        if isinstance(expr, sp.Identity):
+            return np.eye(rows)
+        return np.zeros((rows, cols)) if isinstance(expr, sp.ZeroMatrix) else np.ones((rows, cols))
+    if isinstance(expr, sp.MatrixBase):
+        entries = [[ev(e) for e in row] for row in expr.tolist()]
+        return np.array(entries, dtype=complex).reshape(expr.shape)
+    if isinstance(expr, (sp.MatAdd, sp.Add)):
+        return _sum(ev(a) for a in expr.args)
+    if isinstance(expr, sp.MatMul):
+        out: Any = 1.0
+        for a in expr.args:
+            v = ev(a)
+            is_matrix = getattr(a, "is_Matrix", False) and np.ndim(out) == 2
+            out = out @ v if is_matrix else out * v
+        return out
+    if isinstance(expr, sp.Mul):
+        out = 1.0
+        for a in expr.args:
+            out = out * ev(a)
+        return out
+    if isinstance(expr, sp.Transpose):
+        return np.transpose(ev(expr.arg))
+    if isinstance(expr, sp.Inverse):
+        return np.linalg.inv(ev(expr.arg))
+    if isinstance(expr, sp.MatPow):
+        base, exp = ev(expr.base), complex(ev(expr.exp))
+        if exp.imag != 0 or exp.real != int(exp.real):
+            raise ValueError(f"a matrix power needs an integer exponent, got {expr.exp}")
+        return np.linalg.matrix_power(base, int(exp.real))
+    if isinstance(expr, sp.Trace):
+        return np.trace(ev(expr.arg))
+    if isinstance(expr, sp.Determinant):
+        return np.linalg.det(ev(expr.arg))
+    if isinstance(expr, sp.HadamardProduct):
+        out = 1.0
+        for a in expr.args:
+            out = out * ev(a)
+        return out
+    if isinstance(expr, sp.HadamardPower):
+        return np.power(ev(expr.base), ev(expr.exp))
+    if isinstance(expr, sp.KroneckerProduct):
+        factors = [ev(a) for a in expr.args]
+        n = prod(f.size for f in factors)
+        check_size(n, 16, f"the Kronecker product {expr} ({n} entries)")
+        out = np.ones((1, 1))
+        for f in factors:
+            out = np.kron(out, f)
+        return out
+    if isinstance(expr, MatrixElement):
+        return ev(expr.parent)[size(expr.i), size(expr.j)]
+    if isinstance(expr, ElementwiseApplyFunction):
+        return _elementwise(expr.function)(ev(expr.expr))
+    if isinstance(expr, sp.Pow):
+        return np.power(ev(expr.base), ev(expr.exp))
+    if isinstance(expr, sp.Function) and len(expr.args) == 1 and not expr.args[0].is_Matrix:
+        return _scalar_function(type(expr))(ev(expr.args[0]))
+    return _by_sympy(expr, subs)
+
+
+def _sum(values: Any) -> Any:
+    out: Any = 0.0
+    for v in values:
+        out = out + v
+    return out
+
+
+_FUNCTIONS: dict[Any, Any] = {}
+
+
+def _scalar_function(cls: Any) -> Any:
+    """numpy's version of a sympy function of one scalar (``exp``, ``tanh``, ...)."""
+    if cls not in _FUNCTIONS:
+        import sympy as sp  # type: ignore[import-untyped]
+
+        t = sp.Dummy("t")
+        _FUNCTIONS[cls] = sp.lambdify(t, cls(t), "numpy")
+    return _FUNCTIONS[cls]
+
+
+def _elementwise(function: Any) -> Any:
+    """numpy's version of the scalar function (a ``Lambda``) of an elementwise map."""
+    if function not in _FUNCTIONS:
+        import sympy as sp  # type: ignore[import-untyped]
+
+        t = sp.Dummy("t")
+        body = function(t)
+        fn = sp.lambdify(t, body, "numpy")
+        if not body.has(t):  # a constant function: lambdify would return a scalar
+            _FUNCTIONS[function] = lambda a, fn=fn: np.full(np.shape(a), fn(0), dtype=complex)
+        else:
+            _FUNCTIONS[function] = fn
+    return _FUNCTIONS[function]
+
+
+def _by_sympy(expr: Any, subs: Mapping[Any, Any]) -> np.ndarray:
+    """Any other node (sympy's array expressions): substitute and let sympy evaluate it."""
+    import sympy as sp  # type: ignore[import-untyped]
+
+    def as_sympy(v: Any) -> Any:
+        return sp.ImmutableMatrix(np.asarray(v).tolist()) if np.ndim(v) == 2 else sp.sympify(v)
+
+    replaced = expr.xreplace({s: as_sympy(v) for s, v in subs.items()}).doit()
+    if hasattr(replaced, "as_explicit"):
+        replaced = replaced.as_explicit()
+    if isinstance(replaced, (sp.NDimArray, sp.MatrixBase)):
+        replaced = replaced.applyfunc(lambda e: e.doit())
+        shape = tuple(int(n) for n in replaced.shape)
+        flat = [complex(e) for e in sp.flatten(replaced.tolist())] if shape else []
+        return np.array(flat, dtype=complex).reshape(shape)
+    return np.asarray(complex(replaced))
 
 
 # --------------------------------------------------------------------------------------

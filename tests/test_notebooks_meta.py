@@ -155,6 +155,14 @@ KEY_FORMULAS = {
             "det", "det-adjugate", "xw", "quadratic",
         )
     },
+    "09_derive_your_own.ipynb": {
+        f"ch9-{entry}"
+        for entry in (
+            "question-steps", "question-forms", "quadratic", "exp", "trace", "logdet-inv",
+            "logdet-inv-steps", "least-squares", "tanh-h", "tanh-w", "gram", "hadamard",
+            "logdet", "det", "sympy-table",
+        )
+    },
 }
 
 
