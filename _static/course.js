@@ -34,7 +34,8 @@ function hint(box) {
     wrapper.dataset.scrolls = more.join(" ");
   };
   box.addEventListener("scroll", mark, { passive: true });
-  window.addEventListener("resize", mark);
+  // Again whenever the box changes size: the window resized, a folded solution opened.
+  new ResizeObserver(mark).observe(box);
   mark();
   return box;
 }

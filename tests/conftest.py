@@ -1,6 +1,5 @@
 """Shared fixtures: seeded random matrices for the running example Z = A H W, and the web
-edition's pages visited once per window size (tests/site_survey.py); how pytest-xdist
-shares the tests out between workers."""
+edition's pages visited once per window size (tests/site_survey.py)."""
 
 from __future__ import annotations
 
@@ -28,25 +27,6 @@ def example(rng: np.random.Generator) -> Callable[..., tuple[np.ndarray, ...]]:
         )
 
     return make
-
-
-# `make test` runs on every core (pytest-xdist). A work unit goes whole to one worker, and
-# here a unit is a file: nbval must run a notebook's cells in order, in one kernel, and the
-# files that read the one survey of the site's pages form a single unit, so that each worker
-# does not make the survey again. (xdist's own --dist loadgroup did not keep a notebook's
-# cells together here: its worker marks no group, so every cell was a unit of its own.)
-SAME_UNIT = {"test_accessibility.py": "tests/test_site.py"}
-
-
-def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    from xdist.scheduler import LoadScopeScheduling
-
-    class ByFile(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            return SAME_UNIT.get(Path(path).name, path)
-
-    return ByFile(config, log)
 
 
 @pytest.fixture(scope="session")

@@ -252,3 +252,28 @@ def test_student_search_works(browser) -> None:
             assert not visit.failed and not visit.external
         finally:
             visit.close()
+
+
+def test_a_value_glued_by_a_solution_leaves_with_it() -> None:
+    """jupyter_execute/ keeps each notebook's glued values beside it (.glue.json); the
+    student build keeps only those of the cells it keeps."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("edition", ROOT / "book/_ext/edition.py")
+    edition = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(edition)
+
+    def cell(source: str, glued: str) -> dict:
+        output = {"output_type": "display_data", "data": {"text/latex": glued},
+                  "metadata": {"scrapbook": {"name": glued}}}
+        return {"cell_type": "code", "source": source, "metadata": {}, "outputs": [output]}
+
+    notebook = {"cells": [
+        cell("glue('in-text', ...)", "in-text"),
+        {"cell_type": "markdown", "source": "```{solution-start} ex-1\n```", "metadata": {}},
+        cell("glue('in-solution', ...)", "in-solution"),
+        {"cell_type": "markdown", "source": "```{solution-end}\n```", "metadata": {}},
+    ]}
+    glued = {"in-text": {"data": 1}, "in-solution": {"data": 2}}
+    stripped = edition.strip_solutions_from_notebook(notebook)
+    assert edition._glue_kept(glued, stripped) == {"in-text": {"data": 1}}

@@ -7,8 +7,9 @@ with no items (axe-core: aria-required-children, critical). Each entry becomes a
 The theme's primary sidebar (the book's title, the search button and the chapters) is a plain
 ``<div>``: the title and the search button are in no landmark, so a screen reader's "jump to
 landmark" skips them (axe-core: region, moderate). The sidebar becomes a complementary
-landmark (what an ``<aside>`` is), with a name. The theme writes it in its page layout, outside any template
-block an extension can reach, so the written pages are rewritten once the build has finished.
+landmark (what an ``<aside>`` is), with a name. The theme writes it in its page layout,
+outside any template block an extension can reach, so the written pages are rewritten once
+the build has finished.
 
 tests/test_accessibility.py runs axe-core on every page.
 """

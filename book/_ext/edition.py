@@ -136,17 +136,32 @@ def _strip_written_sources(app: Sphinx, exception: Exception | None) -> None:
     outdir = Path(app.outdir)
     _prune_search_index(outdir)
     # _sources/: what the download button serves (.ipynb, .md); jupyter_execute/: MyST-NB's
-    # executed notebooks, written beside the output folder.
+    # executed notebooks, written beside the output folder, with the values they glued.
     for folder in (outdir / "_sources", outdir.parent / "jupyter_execute"):
         for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
             if path.suffix == ".ipynb":
                 notebook = json.loads(path.read_text(encoding="utf-8"))
                 stripped = strip_solutions_from_notebook(notebook)
-                path.write_text(json.dumps(stripped, indent=1, ensure_ascii=False) + "\n",
-                                encoding="utf-8")
+                _write_json(path, stripped)
+                glued = path.with_suffix(".glue.json")
+                if glued.is_file():
+                    _write_json(glued, _glue_kept(json.loads(glued.read_text("utf-8")),
+                                                  stripped))
             elif path.suffix in {".md", ".txt", ".rst"}:
                 path.write_text(strip_solutions_from_text(path.read_text(encoding="utf-8")),
                                 encoding="utf-8")
+
+
+def _glue_kept(glued: dict[str, Any], notebook: dict[str, Any]) -> dict[str, Any]:
+    """The glued values of the cells left in the notebook: a value glued by a solution's
+    cell goes with it."""
+    names = {output.get("metadata", {}).get("scrapbook", {}).get("name")
+             for cell in notebook["cells"] for output in cell.get("outputs", [])}
+    return {name: value for name, value in glued.items() if name in names}
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _prune_search_index(outdir: Path) -> None:
