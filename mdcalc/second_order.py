@@ -1,0 +1,1025 @@
+"""Second derivatives: the numeric Hessian, Hessian-vector products, and a checker.
+
+For a real scalar f of a matrix X, the second derivative is the symmetric bilinear map
+``D²f(X)[K1, K2]``; fixing K1 = K gives the Hessian map ``K -> D(∇f)(X)[K]`` (the
+Hessian-vector product), whose matrix on column-major vec is the vec Hessian, and whose
+entries are the 4-index tensor ``H[j, k, m, n] = d²f / dX[j, k] dX[m, n]``.
+
+Numerics (``method="complex-step"``, the default): the gradient is a complex step,
+``∇f(Y)[j, k] = Im f(Y + i h E_jk) / h`` (exact to rounding for complex-analytic f,
+checked once at X against central differences by :func:`mdcalc.jacobian`, which refuses a
+non-analytic f), and the second derivative is a central difference of that gradient,
+with the two-step, per-entry error control of :mod:`mdcalc.numeric`. The gradient has no
+cancellation, so the only rounding left is the one central difference: about 1e-10 of
+the Hessian's scale. ``method="central"`` (for f that are not complex-analytic) takes a
+central difference of a central-difference gradient, both with steps ``eps^(1/4)``:
+about 1e-7 of the Hessian's scale, for f of moderate size.
+
+Running example: ``L(H) = ½‖A H W − Y‖²_F`` has the Hessian map ``K -> AᵀA K W Wᵀ``
+and the vec Hessian ``(W Wᵀ) ⊗ (AᵀA)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from math import prod
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from mdcalc._validation import as_count, as_point, check_size, evaluate, shape_str
+from mdcalc.check import (
+    FLOOR_ULPS,
+    NOISE_FACTOR,
+    CheckResult,
+    _as_claim_array,
+    _common_factor,
+    _Context,
+    _describe_error,
+    _kronecker_candidates,
+    _matrix_reading,
+    _worst_entry,
+)
+from mdcalc.numeric import (
+    CACHE_BATCH_BYTES,
+    COMPLEX_STEP,
+    DEFAULT_MAX_MEMORY,
+    EPS,
+    Central,
+    _Caller,
+    central_along,
+    central_unreliable,
+    check_output,
+    directional_derivative,
+    entry_noise,
+    jacobian,
+    kinked,
+)
+
+__all__ = ["hessian", "hvp", "check_second_derivative"]
+
+Method = Literal["complex-step", "central"]
+METHODS: tuple[str, ...] = ("complex-step", "central")
+# Steps of nested central differences: eps^(1/4) balances truncation (t^2) against
+# rounding (eps / t^2) in a second difference.
+QUARTIC_STEP = float(EPS**0.25)
+# method="central": the estimated error (from the same difference at twice the steps)
+# above which the result is refused, relative to the largest entry.
+CENTRAL2_RTOL = 1e-4
+# A numeric Hessian whose asymmetry exceeds this share of its largest entry is refused:
+# f is then not twice continuously differentiable at X (or not smooth at the step scale).
+ASYMMETRY_RTOL = 1e-4
+_NOISE_PAIRS = 3
+MAX_DIRECTIONS = 100
+
+Form = Literal["auto", "tensor", "matrix", "map", "bilinear"]
+FORMS: tuple[str, ...] = ("auto", "tensor", "matrix", "map", "bilinear")
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_method(method: Any, allowed: tuple[str, ...] = METHODS) -> None:
+    if not isinstance(method, str) or method not in allowed:
+        raise ValueError(f"method must be one of {allowed}, got {method!r}")
+
+
+def _check_memory(max_memory: Any) -> int:
+    if isinstance(max_memory, bool) or not isinstance(max_memory, (int, np.integer)):
+        raise TypeError(f"max_memory must be an int (bytes), got {type(max_memory).__name__}")
+    if max_memory <= 0:
+        raise ValueError(f"max_memory must be positive, got {max_memory}")
+    return int(max_memory)
+
+
+def _scalar_value(f: Callable[..., Any], X: np.ndarray) -> float:
+    """f(X), which must be a finite real scalar (0-d): else a clear error."""
+    F0 = check_output(evaluate(f, X))
+    if F0.shape != ():
+        raise ValueError(
+            f"f must return a scalar (a float or 0-d array) for a second derivative, got "
+            f"shape {F0.shape}; for a 1x1 result return its [0, 0] entry, and for a "
+            "matrix-valued f take the Hessian of one scalar entry at a time (or "
+            "mdcalc.jacobian of its Jacobian)"
+        )
+    return float(F0)
+
+
+def _as_direction(name: str, K: Any, shape: tuple[int, ...]) -> np.ndarray:
+    K_ = as_point(name, K)
+    if K_.shape != shape:
+        raise ValueError(
+            f"{name} must have X's shape {shape_str(shape)} (a direction in X's space), got "
+            f"{shape_str(K_.shape)}"
+        )
+    return K_
+
+
+# --------------------------------------------------------------------------- gradients
+
+
+class _Gradient:
+    """The gradient of a scalar f at a point or a stack of points, batched and chunked.
+
+    ``kind="complex-step"``: ``Im f(Y + i h E_e) / h``; ``kind="central"``:
+    ``(f(Y + s_e E_e) - f(Y - s_e E_e)) / 2 s_e`` with ``s_e = eps^(1/4) max(1, |y_e|)``
+    (``scale`` multiplies s). Perturbations go through one :class:`mdcalc.numeric._Caller`
+    (which verifies that f broadcasts over a stack before relying on it), in chunks whose
+    inputs stay below ``budget`` bytes.
+    """
+
+    def __init__(
+        self, f: Callable[..., Any], shape: tuple[int, ...], kind: str, budget: int
+    ) -> None:
+        self.shape, self.kind, self.n = shape, kind, prod(shape)
+        self.caller = _Caller(f, shape, ())
+        self.budget = max(1, min(budget, CACHE_BATCH_BYTES))
+        self.scale = 1.0
+
+    def __call__(self, Y: np.ndarray) -> np.ndarray:
+        Y = np.asarray(Y)
+        if np.iscomplexobj(Y):  # a complex step of the gradient would mix two steps
+            raise TypeError(
+                "the numeric gradient is real-only: differentiate it by central differences"
+            )
+        points = Y.reshape(-1, self.n)
+        return self.stack(points).reshape(Y.shape)
+
+    def stack(self, points: np.ndarray) -> np.ndarray:
+        b, n = points.shape
+        out = np.empty((b, n))
+        complex_step = self.kind == "complex-step"
+        width = 1 if complex_step else 2
+        per = (16 if complex_step else 8) * n * width
+        chunk = max(1, self.budget // per)
+        total = b * n
+        for start in range(0, total, chunk):
+            p = np.arange(start, min(start + chunk, total))
+            i, e = p // n, p % n
+            c = len(p)
+            if complex_step:
+                S = points[i].astype(complex)
+                S[np.arange(c), e] += 1j * COMPLEX_STEP
+                vals = self.caller(S.reshape((c,) + self.shape))
+                if not np.iscomplexobj(vals):
+                    raise TypeError(
+                        "f returned a real value for a complex input, so the complex step "
+                        "cannot see its derivative; use method='central'"
+                    )
+                out[i, e] = vals.imag / COMPLEX_STEP
+            else:
+                x = points[i, e]
+                s = self.scale * QUARTIC_STEP * np.maximum(1.0, np.abs(x))
+                S = np.empty((2, c, n))
+                S[:] = points[i]
+                S[0, np.arange(c), e] = x + s
+                S[1, np.arange(c), e] = x - s
+                with np.errstate(all="ignore"):
+                    vals = self.caller(S.reshape((2 * c,) + self.shape)).reshape(2, c)
+                    if np.iscomplexobj(vals):
+                        if np.any(vals.imag != 0):
+                            raise TypeError(
+                                "f(X) is complex at a real X: mdcalc differentiates real "
+                                "functions"
+                            )
+                        vals = vals.real
+                    width2 = S[0, np.arange(c), e] - S[1, np.arange(c), e]
+                    out[i, e] = (vals[0] - vals[1]) / width2
+        return out
+
+
+def _analytic_gradient(
+    f: Callable[..., Any], X: np.ndarray, max_memory: int
+) -> tuple[_Gradient, np.ndarray]:
+    """The complex-step gradient function, after :func:`jacobian` has vetted f at X."""
+    g0 = jacobian(f, X, "complex-step", max_memory=max_memory)  # refuses non-analytic f
+    return _Gradient(f, X.shape, "complex-step", max_memory), g0
+
+
+def _central_hvps(
+    grad: _Gradient, X: np.ndarray, Ks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nested central differences along each K of the stack Ks: (values, estimated errors).
+
+    The outer step is ``eps^(1/4) max(1, |X|) / |K|``; the inner ones are those of
+    :class:`_Gradient`. The same difference at twice both steps estimates the truncation
+    error (it grows 4-fold), and rounding is ``eps |f| / (t s)`` per entry.
+    """
+    b = len(Ks)
+    size = max(1.0, float(np.abs(X).max()))
+    norms = np.abs(Ks.reshape(b, -1)).max(axis=1)
+    norms = np.where(norms > 0, norms, 1.0)
+    x = X.reshape(-1)
+    values = []
+    for factor in (1.0, 2.0):
+        t = factor * QUARTIC_STEP * size / norms
+        k = Ks.reshape(b, -1)
+        points = np.concatenate([x + t[:, None] * k, x - t[:, None] * k])
+        grad.scale = factor
+        try:
+            g = grad.stack(points)
+        finally:
+            grad.scale = 1.0
+        values.append((g[:b] - g[b:]) / (2 * t[:, None]))
+    D1, D2 = values
+    with np.errstate(all="ignore"):
+        trunc = np.abs(D2 - D1) / 3
+    return D1.reshape(Ks.shape), trunc.reshape(Ks.shape)
+
+
+def _central_refuse(D: np.ndarray, err: np.ndarray, f0: float, what: str) -> None:
+    if not np.all(np.isfinite(D)):
+        raise ValueError(
+            f"the {what} has non-finite entries: f overflows or is not twice "
+            "differentiable near X"
+        )
+    scale = float(np.abs(D).max(initial=0.0))
+    level = CENTRAL2_RTOL * scale + 1e-6 * abs(f0) + 1e3 * EPS
+    with np.errstate(invalid="ignore"):
+        bad = ~(err <= level)
+    if np.any(bad):
+        raise ValueError(
+            f"the central second differences of the {what} are unreliable: their "
+            f"estimated error {float(np.nanmax(np.where(bad, err, 0.0))):.1e} is too large "
+            f"beside the result's scale {scale:.1e} (f varies faster than the step, about "
+            "1e-4 of |X|, or is not twice differentiable at X); use the complex step if f "
+            "is analytic, or another point"
+        )
+
+
+# --------------------------------------------------------------------------- hessian
+
+
+def hessian(
+    f: Callable[..., Any],
+    X: ArrayLike,
+    method: Method = "complex-step",
+    *,
+    max_memory: int = DEFAULT_MAX_MEMORY,
+) -> np.ndarray:
+    """Numeric Hessian of a real scalar function f at a real vector or matrix X.
+
+    Parameters
+    ----------
+    f : callable
+        Takes an array shaped like X (always a copy) and returns a real scalar (a float
+        or a 0-d array). It need not accept stacks of inputs (that is tested, not assumed).
+    X : array_like, 1-D or 2-D, real, finite, non-empty
+        The point.
+    method : {"complex-step", "central"}
+        ``"complex-step"``: central differences (two steps per entry, the better kept) of
+        the complex-step gradient; f must be complex-analytic. ``"central"``: nested
+        central differences with steps ``eps^(1/4)``, for any smooth real f.
+    max_memory : int
+        Bound in bytes on the Hessian with its symmetrised copy (``2 * 8 * X.size**2``),
+        and on the work arrays of one batch of evaluations of f.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``X.shape + X.shape``
+        ``H[j, k, m, n] = d²f / dX[j, k] dX[m, n]``, symmetric (``H[j,k,m,n] ==
+        H[m,n,j,k]``).
+
+    Raises
+    ------
+    ValueError
+        If X is not a finite real non-empty vector or matrix, f(X) is not a finite
+        scalar, the Hessian does not fit in max_memory (refused before any evaluation),
+        f is not complex-analytic (complex step: use ``method="central"``), the result
+        is not finite, or the differences are unreliable (f not twice differentiable at
+        X, or varying faster than the step); or method is unknown.
+    TypeError
+        If f does not return numbers, returns complex values at a real X, or (complex
+        step) cannot carry complex numbers; or max_memory is not an int.
+
+    Notes
+    -----
+    Accuracy. Complex step: about 1e-10 of the Hessian's largest entry for smooth
+    analytic f (the gradient is exact to rounding; one central difference of it remains,
+    with :func:`mdcalc.jacobian`'s error control, which refuses entries whose estimated
+    error exceeds 1e-6 of them). Central: about 1e-7 of the Hessian's scale for f of
+    moderate size (rounding ``eps |f| / t²`` with t = 1.2e-4 max(1, |x|), truncation
+    ``t² f''''``); refused when the same difference at twice the steps disagrees by more
+    than 1e-4 of the largest entry. Both results are symmetrised, ``(H + Hᵀ) / 2``; an
+    asymmetry above 1e-4 of the largest entry is refused (f not twice continuously
+    differentiable). Cost: about ``4 X.size²`` evaluations of f (``8 X.size²`` for
+    central), in batches when f broadcasts over a stack of inputs.
+
+    Examples
+    --------
+    The running example L(H) = ½‖A H W − Y‖²_F, whose Hessian map is K -> AᵀA K W Wᵀ
+    and vec Hessian (W Wᵀ) ⊗ (AᵀA):
+
+    >>> import numpy as np
+    >>> from mdcalc import hessian, vec
+    >>> rng = np.random.default_rng(0)
+    >>> A, H = rng.standard_normal((4, 4)), rng.standard_normal((4, 3))
+    >>> W, Y = rng.standard_normal((3, 2)), rng.standard_normal((4, 2))
+    >>> L = lambda H: 0.5 * np.sum((A @ H @ W - Y) ** 2)
+    >>> T = hessian(L, H)
+    >>> T.shape                                   # H.shape + H.shape
+    (4, 3, 4, 3)
+    >>> M = T.transpose(1, 0, 3, 2).reshape(12, 12)  # the vec Hessian (column-major)
+    >>> bool(np.allclose(M, np.kron(W @ W.T, A.T @ A), rtol=1e-9, atol=1e-9))
+    True
+    """
+    _check_method(method)
+    memory = _check_memory(max_memory)
+    X_ = as_point("X", X)
+    n = X_.size
+    need = 2 * 8 * n * n
+    if need > memory:
+        raise ValueError(
+            f"the Hessian of f at a {shape_str(X_.shape)} X has {n} x {n} = {n * n:,} "
+            f"entries: with its symmetrised copy {need:,} bytes, more than "
+            f"max_memory={memory:,} bytes; use hvp(f, X, K) (one Hessian-vector product, "
+            "memory like X) or a larger max_memory"
+        )
+    check_size(2 * n * n, 8, f"the Hessian ({n} x {n})")
+    f0 = _scalar_value(f, X_)
+    if method == "complex-step":
+        grad, _ = _analytic_gradient(f, X_, memory)
+        try:
+            Hm = jacobian(grad, X_, "central", max_memory=memory).reshape(n, n)
+        except ValueError as exc:
+            raise ValueError(
+                f"the Hessian (central differences of the gradient): {exc}"
+            ) from exc
+    else:
+        grad = _Gradient(f, X_.shape, "central", memory)
+        cols = []
+        chunk = max(1, min(memory, CACHE_BATCH_BYTES) // (8 * 4 * n))
+        for start in range(0, n, chunk):
+            idx = np.arange(start, min(start + chunk, n))
+            E = np.zeros((len(idx), n))
+            E[np.arange(len(idx)), idx] = 1.0
+            D, err = _central_hvps(grad, X_, E.reshape((len(idx),) + X_.shape))
+            cols.append((D.reshape(len(idx), n), err.reshape(len(idx), n)))
+        D = np.concatenate([c[0] for c in cols])  # row k: the derivative along E_k
+        err = np.concatenate([c[1] for c in cols])
+        _central_refuse(D, err, f0, "Hessian")
+        Hm = D.T.copy()
+    return _symmetrise(Hm, X_.shape)
+
+
+def _symmetrise(Hm: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """(H + Hᵀ) / 2 in row-major flat form, refusing a large asymmetry."""
+    if not np.all(np.isfinite(Hm)):
+        raise ValueError("the numeric Hessian has non-finite entries: f overflows near X")
+    scale = float(np.abs(Hm).max(initial=0.0))
+    asym = float(np.abs(Hm - Hm.T).max(initial=0.0))
+    if asym > ASYMMETRY_RTOL * scale + 1e3 * EPS * scale:
+        raise ValueError(
+            f"the numeric Hessian is not symmetric (asymmetry {asym:.1e} beside entries up "
+            f"to {scale:.1e}): f is probably not twice continuously differentiable at X"
+        )
+    S = Hm + Hm.T
+    S *= 0.5
+    return S.reshape(shape + shape)
+
+
+# --------------------------------------------------------------------------- hvp
+
+
+def hvp(
+    f: Callable[..., Any], X: ArrayLike, K: ArrayLike, method: Method = "complex-step"
+) -> np.ndarray:
+    """The Hessian-vector product ``D(∇f)(X)[K]`` of a real scalar f, without the Hessian.
+
+    Parameters
+    ----------
+    f : callable
+        Takes an array shaped like X (a copy) and returns a real scalar.
+    X, K : array_like, 1-D or 2-D, real, finite, same shape
+        The point, and the direction.
+    method : {"complex-step", "central"}
+        ``"complex-step"``: a central difference along K of the complex-step gradient
+        (f must be complex-analytic); ``"central"``: nested central differences.
+
+    Returns
+    -------
+    numpy.ndarray, shape ``X.shape``
+        ``D(∇f)(X)[K]``; its entry [j, k] is ``sum_mn H[j, k, m, n] K[m, n]``, and
+        ``<K2, hvp(f, X, K1)> = D²f(X)[K1, K2]``.
+
+    Raises
+    ------
+    ValueError
+        If X or K is not a finite real vector or matrix, their shapes differ, f(X) is not
+        a finite scalar, f is not complex-analytic (complex step), the result is not
+        finite or the differences are unreliable; or method is unknown.
+    TypeError
+        If f does not return real numbers, or (complex step) cannot carry complex ones.
+
+    Notes
+    -----
+    Accuracy. Complex step: about 1e-10 of the result's largest entry for smooth analytic
+    f (measured: 1e-11 or better on quadratic, tanh and log-det examples; the complex step
+    of a central-difference gradient gives the same numbers, so the order does not
+    matter); :func:`mdcalc.directional_derivative`'s error control refuses entries whose
+    estimated error is above 1e-6 of them. Central: about 1e-7 of the result's scale
+    (refused when the same difference at twice the steps disagrees by more than 1e-4).
+    Memory: a few arrays like X, plus batches of evaluations below 4 MiB. Cost: about
+    12 X.size evaluations of f (batched when f broadcasts).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc import hvp
+    >>> rng = np.random.default_rng(0)
+    >>> A, H = rng.standard_normal((4, 4)), rng.standard_normal((4, 3))
+    >>> W, Y = rng.standard_normal((3, 2)), rng.standard_normal((4, 2))
+    >>> L = lambda H: 0.5 * np.sum((A @ H @ W - Y) ** 2)
+    >>> K = rng.standard_normal((4, 3))
+    >>> bool(np.allclose(hvp(L, H, K), A.T @ A @ K @ W @ W.T, rtol=1e-9, atol=1e-9))
+    True
+    """
+    _check_method(method)
+    X_ = as_point("X", X)
+    K_ = _as_direction("K", K, X_.shape)
+    f0 = _scalar_value(f, X_)
+    if method == "complex-step":
+        # The guard of directional_derivative refuses a non-analytic f (three directions).
+        directional_derivative(f, X_, K_, "complex-step")
+        grad = _Gradient(f, X_.shape, "complex-step", DEFAULT_MAX_MEMORY)
+        try:
+            value = directional_derivative(grad, X_, K_, "central")
+        except ValueError as exc:
+            raise ValueError(
+                f"the Hessian-vector product (central differences of the gradient): {exc}"
+            ) from exc
+        return value
+    grad = _Gradient(f, X_.shape, "central", DEFAULT_MAX_MEMORY)
+    D, err = _central_hvps(grad, X_, K_[None])
+    _central_refuse(D, err, f0, "Hessian-vector product")
+    return D[0]
+
+
+# --------------------------------------------------------------------------- checker
+
+
+_FORM_NOUN = {
+    "tensor": "claimed Hessian tensor (X.shape + X.shape)",
+    "matrix": "claimed vec Hessian matrix",
+    "map": "claimed Hessian map K -> D(∇f)(X)[K]",
+    "bilinear": "claimed bilinear form (K1, K2) -> D²f(X)[K1, K2]",
+}
+
+
+def _required_positional(fn: Callable[..., Any]) -> int | None:
+    """How many positional parameters fn requires (None: cannot tell, e.g. *args)."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    count = 0
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            return None
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty:
+            count += 1
+    return count
+
+
+def _read_form(claimed: Any, shape: tuple[int, ...], form: str) -> tuple[str, Any]:
+    """Which form the claim is in, and the claim itself (an array for tensor/matrix)."""
+    if not isinstance(form, str) or form not in FORMS:
+        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+    n = prod(shape)
+    if callable(claimed):
+        if form in ("tensor", "matrix"):
+            raise TypeError(f"form={form!r} asks for an array, but claimed is a callable")
+        if form != "auto":
+            return form, claimed
+        count = _required_positional(claimed)
+        if count == 1:
+            return "map", claimed
+        if count == 2:
+            return "bilinear", claimed
+        raise TypeError(
+            "claimed is a callable, but its required positional parameters "
+            f"({'unknown' if count is None else count}) do not say which form it is: one "
+            "(K -> D(∇f)(X)[K], the Hessian map) or two ((K1, K2) -> D²f(X)[K1, K2], the "
+            "bilinear form); pass form='map' or form='bilinear'"
+        )
+    if form in ("map", "bilinear"):
+        raise TypeError(f"form={form!r} asks for a callable, got {type(claimed).__name__}")
+    arr = _as_claim_array(claimed)
+    if form == "auto":
+        if arr.shape == (n, n):
+            return "matrix", arr
+        if arr.shape == shape + shape:
+            return "tensor", arr
+        return "unrecognised", arr
+    expected = (n, n) if form == "matrix" else shape + shape
+    return (form if arr.shape == expected else "unrecognised"), arr
+
+
+def _linear_reading(
+    form: str, claim: Any, shape: tuple[int, ...]
+) -> Callable[[np.ndarray], Any]:
+    if form == "matrix":
+        return _matrix_reading(claim, shape)
+    if form == "tensor":
+        return _tensor_reading(claim)
+    return _safe_map(claim, shape)
+
+
+def _tensor_reading(T: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """K -> the contraction of T's last X.ndim axes with K."""
+    return lambda K: np.tensordot(T, K, axes=K.ndim)
+
+
+def _safe_map(
+    claim: Callable[..., Any], shape: tuple[int, ...]
+) -> Callable[[np.ndarray], Any]:
+    def read(K: np.ndarray) -> Any:
+        try:
+            return claim(K.copy())
+        except Exception as exc:
+            raise ValueError(
+                f"claimed (the Hessian map) raised {type(exc).__name__} ({exc}) on a "
+                f"direction K of X's shape {shape_str(shape)}; it must take such a K and "
+                "return D(∇f)(X)[K], an array of X's shape"
+            ) from exc
+    return read
+
+
+def _bilinear_values(
+    claim: Callable[..., Any], Ks: list[np.ndarray], Ls: list[np.ndarray]
+) -> np.ndarray | str:
+    """The matrix B(K_i, L_j) (a message instead when a value is not a real scalar)."""
+    out = np.empty((len(Ks), len(Ls)))
+    for i, K in enumerate(Ks):
+        for j, L in enumerate(Ls):
+            try:
+                value = claim(K.copy(), L.copy())
+            except Exception as exc:
+                raise ValueError(
+                    f"claimed (the bilinear form) raised {type(exc).__name__} ({exc}) on "
+                    f"two directions of X's shape {shape_str(K.shape)}; it must take "
+                    "(K1, K2) and return the real number D²f(X)[K1, K2]"
+                ) from exc
+            arr = _as_claim_array(value, "the claimed bilinear form's value")
+            if arr.shape not in ((), (1,), (1, 1)):
+                return (
+                    f"the claimed bilinear form returned shape {shape_str(arr.shape)} for two "
+                    "directions, but D²f(X)[K1, K2] is a number."
+                )
+            out[i, j] = float(arr.reshape(()))
+    return out
+
+
+def check_second_derivative(
+    f: Callable[..., Any],
+    X: ArrayLike,
+    claimed: Any,
+    *,
+    form: Form = "auto",
+    residual: Callable[..., Any] | None = None,
+    method: Literal["auto", "complex-step", "central"] = "auto",
+    rtol: float | None = None,
+    n_directions: int = 3,
+    seed: int = 0,
+) -> CheckResult:
+    """Check a claimed second derivative of a scalar f at X, and explain a wrong one.
+
+    Parameters
+    ----------
+    f : callable
+        A real scalar function of an array shaped like X.
+    X : array_like, 1-D or 2-D, real
+        The point.
+    claimed : array_like or callable
+        One of: the Hessian tensor, shape ``X.shape + X.shape`` (entry [j, k, m, n] =
+        d²f / dX[j, k] dX[m, n]); the vec Hessian, shape ``(X.size, X.size)``, column-major
+        vec; a callable of one required positional parameter, the Hessian map
+        ``K -> D(∇f)(X)[K]`` (an array of X's shape); or a callable of two, the bilinear
+        form ``(K1, K2) -> D²f(X)[K1, K2]`` (a number). For a vector X the tensor is the
+        matrix.
+    form : {"auto", "tensor", "matrix", "map", "bilinear"}
+        How to read the claim; "auto" decides by shape, or for a callable by the number
+        of its required positional parameters.
+    residual : callable, optional
+        When ``f(X) = ½‖r(X)‖²_F``, the residual r. Then a claim equal to the
+        Gauss–Newton term alone, ``K -> J_rᵀ J_r K``, is recognised and named.
+    method : {"auto", "complex-step", "central"}
+        Numeric method of the Hessian-vector products (see :func:`hvp`); "auto" uses the
+        complex step when f is complex-analytic.
+    rtol : float, optional
+        Relative tolerance; 1e-6 for the complex step, 1e-4 for central differences.
+    n_directions : int
+        How many random directions K to test.
+    seed : int
+        Seed of the random directions.
+
+    Returns
+    -------
+    CheckResult
+        Truthy when the claim holds; ``.verdict`` is "correct", "wrong" or "undecided",
+        ``.mistake`` names a recognised mistake: ``"symmetrisation"`` (the claim is not
+        symmetric, its symmetric part is right), ``"gauss-newton"`` (the Gauss–Newton
+        term alone; needs ``residual``), ``"psd"`` (the claim is positive semi-definite in
+        the directions tried and the Hessian is not: a Gauss–Newton term suspected),
+        ``"row-major"`` (right with numpy's row-major flatten), ``"kronecker-order"``
+        (the factors of a Kronecker product swapped), ``"kronecker-factor"`` (a factor
+        transposed), ``"zero"``, ``"sign"``, ``"scale"``, ``"shape"``.
+
+    Raises
+    ------
+    ValueError
+        If X is bad, f(X) is not a finite scalar, an option is out of range, the claim
+        raises, ``residual`` does not give ``f = ½‖r‖²``, or ``method="complex-step"`` for
+        an f that is not complex-analytic.
+    TypeError
+        If the claim or f does not give real numbers, or a callable claim's form cannot
+        be told (pass ``form=``).
+
+    Notes
+    -----
+    The check never builds the Hessian: for each seeded random direction K_i it compares
+    the claim's ``D(∇f)(X)[K_i]`` with :func:`hvp`'s, entry by entry (each within rtol of
+    itself, or within 100 times the numeric noise measured by the linearity defect
+    ``hvp[K + R] - hvp[K] - hvp[R]``, plus 256 eps of the largest). A bilinear form is
+    compared through the numbers ``D²f(X)[K_i, K_j] = <K_j, hvp[K_i]>``. When the numbers
+    cannot decide (not finite, noise above the tolerance, the gradient not
+    differentiable at X) the verdict is "undecided".
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc import check_second_derivative
+    >>> rng = np.random.default_rng(0)
+    >>> A, H = rng.standard_normal((4, 4)), rng.standard_normal((4, 3))
+    >>> W, Y = rng.standard_normal((3, 2)), rng.standard_normal((4, 2))
+    >>> L = lambda H: 0.5 * np.sum((A @ H @ W - Y) ** 2)
+    >>> check_second_derivative(L, H, np.kron(W @ W.T, A.T @ A)).verdict
+    'correct'
+    >>> result = check_second_derivative(L, H, np.kron(A.T @ A, W @ W.T))
+    >>> result.mistake
+    'row-major'
+    """
+    X_ = as_point("X", X)
+    if method not in ("auto", "complex-step", "central"):
+        raise ValueError(f"method must be 'auto', 'complex-step' or 'central', got {method!r}")
+    n_directions = as_count("n_directions", n_directions, 1, MAX_DIRECTIONS)
+    seed = as_count("seed", seed, 0, 2**63 - 1)
+    if rtol is not None:
+        if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.floating, np.integer)):
+            raise TypeError(f"rtol must be a number, got {type(rtol).__name__}")
+        if not 0 < rtol < 1:
+            raise ValueError(f"rtol must be between 0 and 1 (exclusive), got {rtol}")
+    if residual is not None and not callable(residual):
+        raise TypeError(f"residual must be callable (X -> r(X)), got {type(residual).__name__}")
+    shape = X_.shape
+    f0 = _scalar_value(f, X_)
+    kind, claim = _read_form(claimed, shape, form)
+    rng = np.random.default_rng(seed)
+    directions = [rng.standard_normal(shape) for _ in range(n_directions)]
+    R = rng.standard_normal(shape)
+    probe = directions + [R] + [K + R for K in directions[:_NOISE_PAIRS]]
+    n_pairs = len(probe) - n_directions - 1
+    triples = [(i, n_directions, n_directions + 1 + i) for i in range(n_pairs)]
+    central, used, doubt = _numeric_hvps(f, X_, f0, probe, triples, method)
+    numeric = [c[0] for c in central[:n_directions]]
+    noise = entry_noise(central, triples)
+    rtol = float(rtol) if rtol is not None else (1e-6 if used == "complex-step" else 1e-4)
+    scale = max(float(np.abs(v).max(initial=0.0)) for v in numeric)
+    atol = NOISE_FACTOR * noise + FLOOR_ULPS * EPS * scale
+    context = _Context(shape, shape, directions, numeric, rtol, used, atol)
+    noun = _FORM_NOUN.get(kind, "claim")
+    if doubt is not None:
+        return context.undecided(doubt, kind)
+    if kind == "unrecognised":
+        return _shape_failure(context, claim)
+    if kind in ("tensor", "matrix") and not np.all(np.isfinite(claim)):
+        return context.undecided(_NON_FINITE.format(noun=noun), kind)
+    # Projected numbers D²f[K_i, K_j] = <K_j, hvp[K_i]>, with what the noise allows.
+    S = _project(numeric, directions)
+    S_tol = _project_tol(numeric, directions, atol, rtol)
+    if kind == "bilinear":
+        C = _bilinear_values(claim, directions, directions)
+        if isinstance(C, str):
+            return context.result(False, np.inf, C, kind, "shape")
+        if not np.all(np.isfinite(C)):
+            return context.undecided(_NON_FINITE.format(noun=noun), kind)
+        error = float(np.abs(C - S).max() / max(float(np.abs(S).max()), 1e-300))
+        ok = bool(np.all(np.abs(C - S) <= S_tol))
+        values: list[np.ndarray] = []
+    else:
+        reading = _linear_reading(kind, claim, shape)
+        applied = [_apply_claim(reading, K, shape) for K in directions]
+        if isinstance(applied[0], str):
+            return context.result(False, np.inf, applied[0], kind, "shape")
+        values = [np.asarray(v) for v in applied]
+        if not all(np.all(np.isfinite(v)) for v in values):
+            return context.undecided(_NON_FINITE.format(noun=noun), kind)
+        error = context.error(values)
+        worst, _ = _worst_entry(values, numeric, rtol, atol)
+        ok = worst <= 1
+        C = _project(values, directions)
+    if ok:
+        if error <= rtol or scale == 0 or all(np.all(np.abs(v) <= atol) for v in numeric):
+            return context.result(
+                True,
+                error,
+                f"correct: the {noun} matches the numeric second derivative in "
+                f"{n_directions} random directions (largest relative error "
+                f"{_describe_error(error)}, {_METHOD_WORDS[used]}).",
+                kind,
+                None,
+            )
+        return context.undecided(
+            f"the numeric second derivative is too noisy here to decide at rtol={rtol:g}: "
+            f"the {noun} differs from it by up to {error:.1e} of its scale, within the "
+            "numeric noise; check at a better-conditioned point, or with a larger rtol.",
+            kind,
+        )
+    mistake, why = _diagnose2(
+        context, f, X_, kind, claim, values, C, S, S_tol, residual, f0
+    )
+    message = (
+        f"wrong: the {noun} does not match the second derivative (largest relative error "
+        f"{error:.2g}). {why}"
+    )
+    return context.result(False, error, message, kind, mistake)
+
+
+_METHOD_WORDS = {
+    "complex-step": "central differences of the complex-step gradient",
+    "central": "nested central differences",
+}
+
+_NON_FINITE = (
+    "the {noun} has non-finite entries (nan or inf), so it cannot be compared with the "
+    "second derivative, which is finite here; compute the claim at this X again."
+)
+
+
+def _apply_claim(
+    reading: Callable[[np.ndarray], Any], K: np.ndarray, shape: tuple[int, ...]
+) -> Any:
+    value = _as_claim_array(reading(K.copy()), "the claimed Hessian map's value")
+    if value.shape != shape:
+        return (
+            f"the claimed Hessian map returned shape {shape_str(value.shape)} for a direction "
+            f"K of X's shape {shape_str(shape)}, but D(∇f)(X)[K] has X's shape."
+        )
+    return value
+
+
+def _project(values: list[np.ndarray], directions: list[np.ndarray]) -> np.ndarray:
+    """The matrix <K_j, values_i>: the bilinear form on the directions."""
+    return np.array([[float(np.sum(K * v)) for K in directions] for v in values])
+
+
+def _project_tol(
+    numeric: list[np.ndarray], directions: list[np.ndarray], atol: np.ndarray, rtol: float
+) -> np.ndarray:
+    """What a projected number may differ by: rtol of it, and the noise it gathers."""
+    S = _project(numeric, directions)
+    gathered = np.array([[float(np.sum(np.abs(K) * atol)) for K in directions]] * len(numeric))
+    norms = np.array(
+        [[float(np.linalg.norm(K) * np.linalg.norm(v)) for K in directions] for v in numeric]
+    )
+    return max(rtol, 1e-6) * (np.abs(S) + 1e-3 * norms) + gathered
+
+
+def _numeric_hvps(
+    f: Callable[..., Any],
+    X: np.ndarray,
+    f0: float,
+    probe: list[np.ndarray],
+    triples: list[tuple[int, int, int]],
+    method: str,
+) -> tuple[list[Central], str, str | None]:
+    """Numeric hvp along each probe direction: (value, estimated error, kink gaps) each,
+    the method used, and why the numbers cannot decide (or None)."""
+    used = "central"
+    if method != "central":
+        try:
+            directional_derivative(f, X, probe[0], "complex-step")
+            used = "complex-step"
+        except (TypeError, ValueError):
+            if method == "complex-step":
+                raise
+    if used == "complex-step":
+        grad = _Gradient(f, X.shape, "complex-step", DEFAULT_MAX_MEMORY)
+        g0 = grad(X)
+        with np.errstate(all="ignore"):
+            central = [central_along(grad, X, g0, K) for K in probe]
+        kinks = kinked(central, triples)
+        size = max(1.0, float(np.abs(X).max()))
+        unreliable = any(
+            np.any(central_unreliable(c[0], c[1], g0, np.abs(K).sum() / size))
+            for c, K in zip(central, probe, strict=True)
+        )
+    else:
+        grad = _Gradient(f, X.shape, "central", DEFAULT_MAX_MEMORY)
+        D, err = _central_hvps(grad, X, np.stack(probe))
+        central = [(D[i], err[i], np.zeros(X.shape)) for i in range(len(probe))]
+        kinks = False
+        scale = float(np.nanmax(np.abs(D))) if np.all(np.isfinite(D)) else np.inf
+        unreliable = bool(np.any(~(err <= CENTRAL2_RTOL * scale + 1e-6 * abs(f0) + 1e3 * EPS)))
+    doubt = None
+    if not all(np.all(np.isfinite(c[0])) for c in central):
+        doubt = (
+            "the numeric second derivative of f at X is not finite in a random direction "
+            "(f overflows, or is not twice differentiable there), so no claim can be "
+            "checked here; try a point where f is smooth."
+        )
+    elif kinks:
+        doubt = (
+            "the gradient of f does not appear to be differentiable at X (its one-sided "
+            "slopes differ in a random direction), so there is no second derivative to "
+            "compare with; try a nearby point."
+        )
+    elif unreliable:
+        doubt = (
+            "the numeric second derivative is unreliable here (f varies faster than the "
+            "step, or is not twice differentiable at X), so no claim can be checked; use a "
+            "complex-analytic f, or another point."
+        )
+    return central, used, doubt
+
+
+def _shape_failure(context: _Context, claim: np.ndarray) -> CheckResult:
+    shape = context.in_shape
+    n = prod(shape)
+    message = (
+        f"wrong shape: the claim has shape {claim.shape}. A second derivative of a scalar f "
+        f"of a {shape_str(shape)} X has {n} x {n} = {n * n} second partial derivatives. "
+        f"Expected the Hessian tensor of shape X.shape + X.shape = {shape + shape}, the vec "
+        f"Hessian of shape ({n}, {n}), a callable K -> D(∇f)(X)[K] or a callable "
+        "(K1, K2) -> D²f(X)[K1, K2]."
+    )
+    if claim.shape == shape:
+        message += (
+            " An array shaped like X is a gradient (a first derivative), not a second "
+            "derivative."
+        )
+    return context.result(False, np.inf, message, "unrecognised", "shape")
+
+
+def _diagnose2(
+    context: _Context,
+    f: Callable[..., Any],
+    X: np.ndarray,
+    kind: str,
+    claim: Any,
+    values: list[np.ndarray],
+    C: np.ndarray,
+    S: np.ndarray,
+    S_tol: np.ndarray,
+    residual: Callable[..., Any] | None,
+    f0: float,
+) -> tuple[str | None, str]:
+    """Name the mistake of a wrong claim, trying the usual ones in turn."""
+    shape = context.in_shape
+
+    def fits_projected(P: np.ndarray) -> bool:
+        return bool(np.all(np.abs(P - S) <= S_tol))
+
+    # (a) A missing symmetrisation: the claim is not symmetric, its symmetric part is right.
+    asymmetric = not bool(np.all(np.abs(C - C.T) <= S_tol + S_tol.T))
+    if asymmetric and fits_projected((C + C.T) / 2):
+        return "symmetrisation", (
+            "It is not symmetric, and its symmetric part is right: a Hessian is symmetric "
+            "(d²f/dX[j,k]dX[m,n] = d²f/dX[m,n]dX[j,k]), so symmetrise the claim, "
+            "(M + Mᵀ) / 2 (for f = xᵀA x the Hessian is A + Aᵀ, not 2A; for tr(Xᵀ A X) "
+            "the map is K -> (A + Aᵀ) K, not 2 A K)."
+        )
+    # (c) Kronecker order and the row-major reading (vec matrix only).
+    if kind == "matrix" and len(shape) == 2:
+        M = claim
+        if context.fits(_matrix_reading(M, shape, order="C")):
+            swapped = _kronecker_swap(M, shape)
+            extra = ""
+            if swapped is not None:
+                extra = (
+                    " Here the claim is a Kronecker product whose factors are in the "
+                    "row-major order: with the column-major vec the factor acting on the "
+                    "columns of K comes first, (W Wᵀ) ⊗ (AᵀA) and not (AᵀA) ⊗ (W Wᵀ) "
+                    "for K -> AᵀA K W Wᵀ."
+                )
+            return "row-major", (
+                "It matches the row-major convention (numpy's default flatten), not the "
+                "column-major vec this book uses: the map K -> P K Q has the vec Hessian "
+                "Qᵀ ⊗ P with columns stacked, and P ⊗ Qᵀ with rows stacked. Flatten with "
+                f"order='F' (mdcalc.vec) to stack columns.{extra}"
+            )
+        swapped = _kronecker_swap(M, shape)
+        if swapped is not None and context.fits(_matrix_reading(swapped, shape)):
+            return "kronecker-order", (
+                "It is a Kronecker product with its factors in the wrong order (B ⊗ C "
+                "where C ⊗ B is meant): for K -> P K Q the vec Hessian is Qᵀ ⊗ P, the "
+                "factor acting on K's rows (size of X's rows) on the right; for L(H) = "
+                "½‖A H W − Y‖² it is (W Wᵀ) ⊗ (AᵀA), not (AᵀA) ⊗ (W Wᵀ)."
+            )
+        if M.size <= 4_000_000:
+            for mistake, reading, why in _kronecker_candidates(M, shape, shape):
+                if context.fits(reading):
+                    return mistake, why.replace("vec(A X B) = (B^T ⊗ A) vec(X)",
+                                                "vec(P K Q) = (Q^T ⊗ P) vec(K)")
+    if kind == "tensor" and len(shape) == 2:
+        T = claim
+        # The tensor with the two index pairs read as (j, m, k, n): a pairing mistake.
+        for perm, what in (((0, 2, 1, 3), "[j, m, k, n]"), ((1, 0, 3, 2), "[k, j, n, m]")):
+            Tp = T.transpose(perm)
+            if Tp.shape == shape + shape and context.fits(_tensor_reading(Tp)):
+                return "index-order", (
+                    f"Its indices are in the order {what}, not [j, k, m, n] with "
+                    "H[j, k, m, n] = d²f / dX[j, k] dX[m, n]; move the axes with "
+                    "np.transpose."
+                )
+    # (b) Gauss-Newton term alone.
+    if residual is not None:
+        gn = _gauss_newton(residual, X, f0, context.directions)
+        if kind == "bilinear":
+            if bool(np.all(np.abs(C - _project(gn, context.directions)) <= S_tol)):
+                return "gauss-newton", _GN_WHY
+        elif _worst_entry(values, gn, max(context.rtol, 1e-6), context.atol)[0] <= 1:
+            return "gauss-newton", _GN_WHY
+    else:
+        sym_S, sym_C = (S + S.T) / 2, (C + C.T) / 2
+        tol = float(np.abs(S_tol).max())
+        s_min = float(np.linalg.eigvalsh(sym_S).min())
+        c_min = float(np.linalg.eigvalsh(sym_C).min())
+        diag_min = float(np.diag(S).min())
+        if (s_min < -tol or diag_min < -tol) and c_min >= -tol and float(np.diag(C).min()) >= 0:
+            return "psd", (
+                "It is positive semi-definite in the directions tried, but the Hessian is "
+                "not (D²f(X)[K, K] < 0 in a direction): is it the Gauss–Newton term "
+                "J_rᵀ J_r alone, for f = ½‖r(X)‖²? That term misses Σ r_i ∇²r_i, which "
+                "is not zero unless the residual is, or r is linear. Pass residual=r to "
+                "check that."
+            )
+    if kind != "bilinear":
+        if all(not np.any(v) for v in values):
+            return "zero", "It is zero in every direction, and the second derivative is not."
+        factor = _common_factor(values, context.numeric)
+    else:
+        if not np.any(C):
+            return "zero", "It is zero in every direction, and the second derivative is not."
+        factor = _common_factor([C], [S])
+    if factor is not None:
+        if np.isclose(factor, -1.0):
+            return "sign", "It is off by a sign: it equals minus the second derivative."
+        half = np.isclose(factor, 2.0) or np.isclose(factor, 0.5)
+        hint = " (a ½ in f forgotten, or added?)" if half else ""
+        return "scale", (
+            f"It is off by a constant factor: it equals {factor:.6g} times the second "
+            f"derivative{hint}."
+        )
+    return None, "The error is not one of the usual mistakes this checker knows."
+
+
+_GN_WHY = (
+    "It is the Gauss–Newton term alone, K -> J_rᵀ J_r K (J_r the Jacobian of the "
+    "residual r, f = ½‖r(X)‖²): the full Hessian adds Σ r_i ∇²r_i, the residuals times "
+    "the residual's own second derivatives, which vanishes only where r = 0 or r is "
+    "linear (for tanh(A H W) − Y it is not zero)."
+)
+
+
+def _kronecker_swap(M: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """If M = B ⊗ C with B (m x m), C (p x p) for X of shape (m, p), return C ⊗ B."""
+    m, p = shape
+    if M.size > 4_000_000:
+        return None
+    # M[a p + c, b p + d] = B[a, b] C[c, d]: regroup into a rank-one (m m) x (p p) matrix.
+    R = M.reshape(m, p, m, p).transpose(0, 2, 1, 3).reshape(m * m, p * p)
+    U, sigma, Vt = np.linalg.svd(R, full_matrices=False)
+    if sigma[0] == 0 or (len(sigma) > 1 and sigma[1] > 1e-9 * sigma[0]):
+        return None
+    B = (U[:, 0] * sigma[0]).reshape(m, m)
+    C = Vt[0].reshape(p, p)
+    return np.kron(C, B)
+
+
+def _gauss_newton(
+    residual: Callable[..., Any], X: np.ndarray, f0: float, directions: list[np.ndarray]
+) -> list[np.ndarray]:
+    """``J_rᵀ J_r K`` for each direction, numerically (complex step where r allows)."""
+    r0 = check_output(evaluate(residual, X))
+    half = 0.5 * float(np.sum(r0 * r0))
+    if not np.isclose(half, f0, rtol=1e-8, atol=1e-12 * max(1.0, abs(f0))):
+        raise ValueError(
+            f"residual does not fit f: ½‖r(X)‖² = {half:.6g} but f(X) = {f0:.6g}; pass the "
+            "r with f(X) = ½‖r(X)‖²_F (or no residual)"
+        )
+    out = []
+    for K in directions:
+        try:
+            JK = directional_derivative(residual, X, K, "complex-step")
+        except (TypeError, ValueError):
+            JK = directional_derivative(residual, X, K, "central")
+        JK = np.asarray(JK)
+        try:
+            g = jacobian(lambda Y, G=JK: np.sum(G * residual(Y)), X, "complex-step")
+        except (TypeError, ValueError):
+            g = jacobian(lambda Y, G=JK: np.sum(G * residual(Y)), X, "central")
+        out.append(g)
+    return out
