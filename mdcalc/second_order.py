@@ -49,6 +49,7 @@ from mdcalc.numeric import (
     EPS,
     Central,
     _Caller,
+    _combine,
     central_along,
     central_unreliable,
     check_output,
@@ -125,7 +126,7 @@ class _Gradient:
 
     ``kind="complex-step"``: ``Im f(Y + i h E_e) / h``; ``kind="central"``:
     ``(f(Y + s_e E_e) - f(Y - s_e E_e)) / 2 s_e`` with ``s_e = eps^(1/4) max(1, |y_e|)``
-    (``scale`` multiplies s). Perturbations go through one :class:`mdcalc.numeric._Caller`
+    Perturbations go through one :class:`mdcalc.numeric._Caller`
     (which verifies that f broadcasts over a stack before relying on it), in chunks whose
     inputs stay below ``budget`` bytes.
     """
@@ -136,7 +137,7 @@ class _Gradient:
         self.shape, self.kind, self.n = shape, kind, prod(shape)
         self.caller = _Caller(f, shape, ())
         self.budget = max(1, min(budget, CACHE_BATCH_BYTES))
-        self.scale = 1.0
+        self.fmax = 0.0  # the largest |f| seen: the scale of f's rounding
 
     def __call__(self, Y: np.ndarray) -> np.ndarray:
         Y = np.asarray(Y)
@@ -171,7 +172,7 @@ class _Gradient:
                 out[i, e] = vals.imag / COMPLEX_STEP
             else:
                 x = points[i, e]
-                s = self.scale * QUARTIC_STEP * np.maximum(1.0, np.abs(x))
+                s = QUARTIC_STEP * np.maximum(1.0, np.abs(x))
                 S = np.empty((2, c, n))
                 S[:] = points[i]
                 S[0, np.arange(c), e] = x + s
@@ -185,6 +186,8 @@ class _Gradient:
                                 "functions"
                             )
                         vals = vals.real
+                    finite = np.abs(vals[np.isfinite(vals)])
+                    self.fmax = max(self.fmax, float(finite.max(initial=0.0)))
                     width2 = S[0, np.arange(c), e] - S[1, np.arange(c), e]
                     out[i, e] = (vals[0] - vals[1]) / width2
         return out
@@ -199,54 +202,70 @@ def _analytic_gradient(
 
 
 def _central_hvps(
-    grad: _Gradient, X: np.ndarray, Ks: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Nested central differences along each K of the stack Ks: (values, estimated errors).
+    grad: _Gradient, X: np.ndarray, g0: np.ndarray, Ks: list[np.ndarray]
+) -> list[Central]:
+    """Central differences of ``grad`` along each K: (value, estimated error, kink gaps).
 
-    The outer step is ``eps^(1/4) max(1, |X|) / |K|``; the inner ones are those of
-    :class:`_Gradient`. The same difference at twice both steps estimates the truncation
-    error (it grows 4-fold), and rounding is ``eps |f| / (t s)`` per entry.
+    Two outer steps per direction, ``t1 = eps^(1/4) max(1, |X|) / |K|`` and ``t1 / 2``
+    (the central-difference gradient is noisier than f, so the steps are those of a second
+    difference, not eps^(1/3)), combined entry by entry by :mod:`mdcalc.numeric`'s rule:
+    the estimate with the smaller estimated error is kept, and one-sided slopes that
+    differ by the same amount at both steps are a kink of the gradient.
     """
-    b = len(Ks)
     size = max(1.0, float(np.abs(X).max()))
-    norms = np.abs(Ks.reshape(b, -1)).max(axis=1)
-    norms = np.where(norms > 0, norms, 1.0)
     x = X.reshape(-1)
-    values = []
-    for factor in (1.0, 2.0):
-        t = factor * QUARTIC_STEP * size / norms
-        k = Ks.reshape(b, -1)
-        points = np.concatenate([x + t[:, None] * k, x - t[:, None] * k])
-        grad.scale = factor
-        try:
-            g = grad.stack(points)
-        finally:
-            grad.scale = 1.0
-        values.append((g[:b] - g[b:]) / (2 * t[:, None]))
-    D1, D2 = values
-    with np.errstate(all="ignore"):
-        trunc = np.abs(D2 - D1) / 3
-    return D1.reshape(Ks.shape), trunc.reshape(Ks.shape)
+    out: list[Central] = []
+    for K in Ks:
+        norm = float(np.abs(K).max(initial=0.0))
+        if norm == 0.0:
+            zero = np.zeros(X.shape)
+            out.append((zero, zero, zero))
+            continue
+        t1 = QUARTIC_STEP * size / norm
+        k = K.reshape(-1)
+        points = np.stack([x + t * sign * k for t in (t1, t1 / 2) for sign in (1.0, -1.0)])
+        with np.errstate(all="ignore"):
+            P1, M1, P2, M2 = grad.stack(points)
+            pairs = [(P1, M1, 2 * t1), (P2, M2, t1)]
+            D, err, kink = _combine(g0.reshape(-1), pairs)
+            if grad.kind == "central":
+                # _combine judges kinks against rounding of eps |g|; a central-difference
+                # gradient rounds like eps |f| / s, far more: a gap must stand out of that.
+                s = QUARTIC_STEP * np.maximum(1.0, np.abs(x))
+                inner = 8 * EPS * grad.fmax / s
+                kink = np.where(np.abs(kink) > 10 * 4 * inner / (t1 / 2), kink, 0.0)
+        out.append((D.reshape(X.shape), err.reshape(X.shape), kink.reshape(X.shape)))
+    return out
 
 
-def _central_refuse(D: np.ndarray, err: np.ndarray, f0: float, what: str) -> None:
-    if not np.all(np.isfinite(D)):
+def _central_refuse(
+    central: list[Central], Ks: list[np.ndarray], X: np.ndarray, f0: float, what: str
+) -> None:
+    """Refuse nested central differences that are not finite, kinked or too inexact."""
+    if not all(np.all(np.isfinite(c[0])) for c in central):
         raise ValueError(
             f"the {what} has non-finite entries: f overflows or is not twice "
             "differentiable near X"
         )
-    scale = float(np.abs(D).max(initial=0.0))
-    level = CENTRAL2_RTOL * scale + 1e-6 * abs(f0) + 1e3 * EPS
-    with np.errstate(invalid="ignore"):
-        bad = ~(err <= level)
-    if np.any(bad):
+    if any(np.any(c[2] > 0) for c in central):
         raise ValueError(
-            f"the central second differences of the {what} are unreliable: their "
-            f"estimated error {float(np.nanmax(np.where(bad, err, 0.0))):.1e} is too large "
-            f"beside the result's scale {scale:.1e} (f varies faster than the step, about "
-            "1e-4 of |X|, or is not twice differentiable at X); use the complex step if f "
-            "is analytic, or another point"
+            f"the {what} does not exist: the gradient of f does not appear to be "
+            "differentiable at X (its one-sided slopes differ, as for x |x| at 0)"
         )
+    scale = max(float(np.abs(c[0]).max(initial=0.0)) for c in central)
+    size = max(1.0, float(np.abs(X).max()))
+    for (_, err, _), K in zip(central, Ks, strict=True):
+        # rounding of a second difference is about eps |f| / t^2, t ~ eps^(1/4) |X| / |K|
+        level = CENTRAL2_RTOL * scale + 1e-6 * abs(f0) * float(np.abs(K).max()) / size**2
+        bad = ~(err <= level)
+        if np.any(bad):
+            raise ValueError(
+                f"the central second differences of the {what} are unreliable: their "
+                f"estimated error {float(np.max(err[bad])):.1e} is too large beside the "
+                f"result's scale {scale:.1e} (f varies faster than the step, about 1e-4 "
+                "of |X|, or is not twice differentiable at X); use the complex step if f "
+                "is analytic, or another point"
+            )
 
 
 # --------------------------------------------------------------------------- hessian
@@ -349,18 +368,16 @@ def hessian(
             ) from exc
     else:
         grad = _Gradient(f, X_.shape, "central", memory)
-        cols = []
-        chunk = max(1, min(memory, CACHE_BATCH_BYTES) // (8 * 4 * n))
-        for start in range(0, n, chunk):
-            idx = np.arange(start, min(start + chunk, n))
-            E = np.zeros((len(idx), n))
-            E[np.arange(len(idx)), idx] = 1.0
-            D, err = _central_hvps(grad, X_, E.reshape((len(idx),) + X_.shape))
-            cols.append((D.reshape(len(idx), n), err.reshape(len(idx), n)))
-        D = np.concatenate([c[0] for c in cols])  # row k: the derivative along E_k
-        err = np.concatenate([c[1] for c in cols])
-        _central_refuse(D, err, f0, "Hessian")
-        Hm = D.T.copy()
+        g0 = grad(X_)
+        rows = []
+        for k in range(n):
+            E = np.zeros(n)
+            E[k] = 1.0
+            K = E.reshape(X_.shape)
+            central = _central_hvps(grad, X_, g0, [K])
+            _central_refuse(central, [K], X_, f0, "Hessian")
+            rows.append(central[0][0].reshape(-1))
+        Hm = np.array(rows).T  # row k of the stack: the derivative along E_k
     return _symmetrise(Hm, X_.shape)
 
 
@@ -452,9 +469,9 @@ def hvp(
             ) from exc
         return value
     grad = _Gradient(f, X_.shape, "central", DEFAULT_MAX_MEMORY)
-    D, err = _central_hvps(grad, X_, K_[None])
-    _central_refuse(D, err, f0, "Hessian-vector product")
-    return D[0]
+    central = _central_hvps(grad, X_, grad(X_), [K_])
+    _central_refuse(central, [K_], X_, f0, "Hessian-vector product")
+    return central[0][0]
 
 
 # --------------------------------------------------------------------------- checker
@@ -818,11 +835,13 @@ def _numeric_hvps(
         )
     else:
         grad = _Gradient(f, X.shape, "central", DEFAULT_MAX_MEMORY)
-        D, err = _central_hvps(grad, X, np.stack(probe))
-        central = [(D[i], err[i], np.zeros(X.shape)) for i in range(len(probe))]
-        kinks = False
-        scale = float(np.nanmax(np.abs(D))) if np.all(np.isfinite(D)) else np.inf
-        unreliable = bool(np.any(~(err <= CENTRAL2_RTOL * scale + 1e-6 * abs(f0) + 1e3 * EPS)))
+        central = _central_hvps(grad, X, grad(X), probe)
+        kinks = kinked(central, triples)
+        try:
+            _central_refuse(central, probe, X, f0, "second derivative")
+            unreliable = False
+        except ValueError:
+            unreliable = True
     doubt = None
     if not all(np.all(np.isfinite(c[0])) for c in central):
         doubt = (
