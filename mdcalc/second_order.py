@@ -38,7 +38,6 @@ from mdcalc.check import (
     _common_factor,
     _Context,
     _describe_error,
-    _kronecker_candidates,
     _matrix_reading,
     _worst_entry,
 )
@@ -58,6 +57,7 @@ from mdcalc.numeric import (
     jacobian,
     kinked,
 )
+from mdcalc.vectorization import matrix_to_tensor
 
 __all__ = ["hessian", "hvp", "check_second_derivative"]
 
@@ -676,7 +676,7 @@ def check_second_derivative(
     'correct'
     >>> result = check_second_derivative(L, H, np.kron(A.T @ A, W @ W.T))
     >>> result.mistake
-    'row-major'
+    'kronecker-order'
     """
     X_ = as_point("X", X)
     if method not in ("auto", "complex-step", "central"):
@@ -688,10 +688,10 @@ def check_second_derivative(
             raise TypeError(f"rtol must be a number, got {type(rtol).__name__}")
         if not 0 < rtol < 1:
             raise ValueError(f"rtol must be between 0 and 1 (exclusive), got {rtol}")
-    if residual is not None and not callable(residual):
-        raise TypeError(f"residual must be callable (X -> r(X)), got {type(residual).__name__}")
     shape = X_.shape
     f0 = _scalar_value(f, X_)
+    if residual is not None:
+        _check_residual(residual, X_, f0)
     kind, claim = _read_form(claimed, shape, form)
     rng = np.random.default_rng(seed)
     directions = [rng.standard_normal(shape) for _ in range(n_directions)]
@@ -754,9 +754,7 @@ def check_second_derivative(
             "numeric noise; check at a better-conditioned point, or with a larger rtol.",
             kind,
         )
-    mistake, why = _diagnose2(
-        context, f, X_, kind, claim, values, C, S, S_tol, residual, f0
-    )
+    mistake, why = _diagnose2(context, X_, kind, claim, values, C, S, S_tol, residual, f0)
     message = (
         f"wrong: the {noun} does not match the second derivative (largest relative error "
         f"{error:.2g}). {why}"
@@ -884,7 +882,6 @@ def _shape_failure(context: _Context, claim: np.ndarray) -> CheckResult:
 
 def _diagnose2(
     context: _Context,
-    f: Callable[..., Any],
     X: np.ndarray,
     kind: str,
     claim: Any,
@@ -895,94 +892,39 @@ def _diagnose2(
     residual: Callable[..., Any] | None,
     f0: float,
 ) -> tuple[str | None, str]:
-    """Name the mistake of a wrong claim, trying the usual ones in turn."""
-    shape = context.in_shape
+    """Name the mistake of a wrong claim, trying the usual ones in turn.
 
-    def fits_projected(P: np.ndarray) -> bool:
-        return bool(np.all(np.abs(P - S) <= S_tol))
+    ``C`` and ``S`` are the claimed and numeric ``D²f[K_i, K_j]`` on the directions, and
+    ``S_tol`` what they may differ by; ``values`` the claimed ``D(∇f)[K_i]`` (empty for a
+    bilinear form).
+    """
+    shape = context.in_shape
 
     # (a) A missing symmetrisation: the claim is not symmetric, its symmetric part is right.
     asymmetric = not bool(np.all(np.abs(C - C.T) <= S_tol + S_tol.T))
-    if asymmetric and fits_projected((C + C.T) / 2):
+    if asymmetric and bool(np.all(np.abs((C + C.T) / 2 - S) <= S_tol)):
         return "symmetrisation", (
             "It is not symmetric, and its symmetric part is right: a Hessian is symmetric "
             "(d²f/dX[j,k]dX[m,n] = d²f/dX[m,n]dX[j,k]), so symmetrise the claim, "
             "(M + Mᵀ) / 2 (for f = xᵀA x the Hessian is A + Aᵀ, not 2A; for tr(Xᵀ A X) "
             "the map is K -> (A + Aᵀ) K, not 2 A K)."
         )
-    # (c) Kronecker order and the row-major reading (vec matrix only).
-    if kind == "matrix" and len(shape) == 2:
-        M = claim
-        if context.fits(_matrix_reading(M, shape, order="C")):
-            swapped = _kronecker_swap(M, shape)
-            extra = ""
-            if swapped is not None:
-                extra = (
-                    " Here the claim is a Kronecker product whose factors are in the "
-                    "row-major order: with the column-major vec the factor acting on the "
-                    "columns of K comes first, (W Wᵀ) ⊗ (AᵀA) and not (AᵀA) ⊗ (W Wᵀ) "
-                    "for K -> AᵀA K W Wᵀ."
-                )
-            return "row-major", (
-                "It matches the row-major convention (numpy's default flatten), not the "
-                "column-major vec this book uses: the map K -> P K Q has the vec Hessian "
-                "Qᵀ ⊗ P with columns stacked, and P ⊗ Qᵀ with rows stacked. Flatten with "
-                f"order='F' (mdcalc.vec) to stack columns.{extra}"
-            )
-        swapped = _kronecker_swap(M, shape)
-        if swapped is not None and context.fits(_matrix_reading(swapped, shape)):
-            return "kronecker-order", (
-                "It is a Kronecker product with its factors in the wrong order (B ⊗ C "
-                "where C ⊗ B is meant): for K -> P K Q the vec Hessian is Qᵀ ⊗ P, the "
-                "factor acting on K's rows (size of X's rows) on the right; for L(H) = "
-                "½‖A H W − Y‖² it is (W Wᵀ) ⊗ (AᵀA), not (AᵀA) ⊗ (W Wᵀ)."
-            )
-        if M.size <= 4_000_000:
-            for mistake, reading, why in _kronecker_candidates(M, shape, shape):
-                if context.fits(reading):
-                    return mistake, why.replace("vec(A X B) = (B^T ⊗ A) vec(X)",
-                                                "vec(P K Q) = (Q^T ⊗ P) vec(K)")
-    if kind == "tensor" and len(shape) == 2:
-        T = claim
-        # The tensor with the two index pairs read as (j, m, k, n): a pairing mistake.
-        for perm, what in (((0, 2, 1, 3), "[j, m, k, n]"), ((1, 0, 3, 2), "[k, j, n, m]")):
-            Tp = T.transpose(perm)
-            if Tp.shape == shape + shape and context.fits(_tensor_reading(Tp)):
-                return "index-order", (
-                    f"Its indices are in the order {what}, not [j, k, m, n] with "
-                    "H[j, k, m, n] = d²f / dX[j, k] dX[m, n]; move the axes with "
-                    "np.transpose."
-                )
-    # (b) Gauss-Newton term alone.
+    # (c) Kronecker order, the row-major reading, a transposed factor (arrays, matrix X).
+    if kind in ("matrix", "tensor") and len(shape) == 2 and claim.size <= _DIAGNOSIS_LIMIT:
+        found = _array_mistake(context, kind, claim, shape)
+        if found is not None:
+            return found
+    # (b) The Gauss-Newton term alone.
     if residual is not None:
-        gn = _gauss_newton(residual, X, f0, context.directions)
+        gn = _gauss_newton(residual, X, context.directions)
         if kind == "bilinear":
             if bool(np.all(np.abs(C - _project(gn, context.directions)) <= S_tol)):
                 return "gauss-newton", _GN_WHY
         elif _worst_entry(values, gn, max(context.rtol, 1e-6), context.atol)[0] <= 1:
             return "gauss-newton", _GN_WHY
-    else:
-        sym_S, sym_C = (S + S.T) / 2, (C + C.T) / 2
-        tol = float(np.abs(S_tol).max())
-        s_min = float(np.linalg.eigvalsh(sym_S).min())
-        c_min = float(np.linalg.eigvalsh(sym_C).min())
-        diag_min = float(np.diag(S).min())
-        if (s_min < -tol or diag_min < -tol) and c_min >= -tol and float(np.diag(C).min()) >= 0:
-            return "psd", (
-                "It is positive semi-definite in the directions tried, but the Hessian is "
-                "not (D²f(X)[K, K] < 0 in a direction): is it the Gauss–Newton term "
-                "J_rᵀ J_r alone, for f = ½‖r(X)‖²? That term misses Σ r_i ∇²r_i, which "
-                "is not zero unless the residual is, or r is linear. Pass residual=r to "
-                "check that."
-            )
-    if kind != "bilinear":
-        if all(not np.any(v) for v in values):
-            return "zero", "It is zero in every direction, and the second derivative is not."
-        factor = _common_factor(values, context.numeric)
-    else:
-        if not np.any(C):
-            return "zero", "It is zero in every direction, and the second derivative is not."
-        factor = _common_factor([C], [S])
+    if not np.any(C) and all(not np.any(v) for v in values):
+        return "zero", "It is zero in every direction, and the second derivative is not."
+    factor = _common_factor(values, context.numeric) if values else _common_factor([C], [S])
     if factor is not None:
         if np.isclose(factor, -1.0):
             return "sign", "It is off by a sign: it equals minus the second derivative."
@@ -992,7 +934,78 @@ def _diagnose2(
             f"It is off by a constant factor: it equals {factor:.6g} times the second "
             f"derivative{hint}."
         )
+    if residual is None:
+        tol = S_tol + S_tol.T
+        negative = float(np.linalg.eigvalsh((S + S.T) / 2).min()) < -float(np.abs(tol).max())
+        psd = float(np.linalg.eigvalsh((C + C.T) / 2).min()) >= -float(np.abs(tol).max())
+        if negative and psd:
+            return "psd", (
+                "It is positive semi-definite in the directions tried, but the Hessian is "
+                "not (D²f(X)[K, K] < 0 for some K among them): is it the Gauss–Newton term "
+                "J_rᵀ J_r alone, for f = ½‖r(X)‖²? That term misses Σ r_i ∇²r_i, which "
+                "is not zero unless the residual is, or r is linear. Pass residual=r to "
+                "check that."
+            )
     return None, "The error is not one of the usual mistakes this checker knows."
+
+
+# Above this many entries a claimed array is not rearranged to diagnose it.
+_DIAGNOSIS_LIMIT = 4_000_000
+
+
+def _array_mistake(
+    context: _Context, kind: str, claim: np.ndarray, shape: tuple[int, ...]
+) -> tuple[str, str] | None:
+    """Kronecker order, row-major reading, transposed factor or index order of an array."""
+    if kind == "matrix":
+        M = claim
+        if context.fits(_matrix_reading(M, shape, order="C")):
+            if _is_kronecker(M, shape):
+                return "kronecker-order", (
+                    "It is a Kronecker product with its two factors swapped: for the map "
+                    "K -> P K Q the vec Hessian is Qᵀ ⊗ P, the factor acting on the rows "
+                    "of K (P, of X's row count) on the right; for L(H) = ½‖A H W − Y‖² it "
+                    "is (W Wᵀ) ⊗ (AᵀA), not (AᵀA) ⊗ (W Wᵀ). The swapped order is what the "
+                    "row-major vec (numpy's default flatten) gives; this book stacks "
+                    "columns (mdcalc.vec, order='F')."
+                )
+            return "row-major", (
+                "It matches the row-major convention (numpy's default flatten), not the "
+                "column-major vec this book uses: the map K -> P K Q has the vec Hessian "
+                "Qᵀ ⊗ P with columns stacked, and P ⊗ Qᵀ with rows stacked. Flatten with "
+                "order='F' (mdcalc.vec) to stack columns."
+            )
+        T = matrix_to_tensor(M, shape, shape)
+    else:
+        T = claim
+    # For K -> P K Q, H[j, k, m, n] = P[j, m] Q[n, k]; swapping j, m transposes P
+    # (in every term of a sum of such maps), swapping k, n transposes Q.
+    left = context.fits(_tensor_reading(T.transpose(2, 1, 0, 3)))
+    right = context.fits(_tensor_reading(T.transpose(0, 3, 2, 1)))
+    if left or right:
+        which = {
+            (True, False): "P, the matrix multiplying K from the left, enters transposed "
+            "(swap the indices j and m of H[j, k, m, n])",
+            (False, True): "Q, the matrix multiplying K from the right, enters transposed "
+            "(swap the indices k and n of H[j, k, m, n])",
+            (True, True): "P (multiplying K from the left) or Q (from the right) enters "
+            "transposed: here either reading fits (swap the indices j and m, or k and n, "
+            "of H[j, k, m, n])",
+        }[(left, right)]
+        return "kronecker-factor", (
+            "It has a transposed factor: read as a map K -> P K Q (or a sum of such maps), "
+            f"whose vec Hessian is Qᵀ ⊗ P, {which}. In vec(P K Q) = (Qᵀ ⊗ P) vec(K) only "
+            "the right-hand matrix Q is transposed."
+        )
+    if kind == "tensor" and shape[0] == shape[1]:
+        for perm, what in (((0, 2, 1, 3), "[j, m, k, n]"), ((1, 0, 3, 2), "[k, j, n, m]")):
+            if context.fits(_tensor_reading(T.transpose(perm))):
+                return "index-order", (
+                    f"Its indices are in the order {what}, not [j, k, m, n] with "
+                    "H[j, k, m, n] = d²f / dX[j, k] dX[m, n]; move the axes with "
+                    "np.transpose."
+                )
+    return None
 
 
 _GN_WHY = (
@@ -1003,42 +1016,50 @@ _GN_WHY = (
 )
 
 
-def _kronecker_swap(M: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
-    """If M = B ⊗ C with B (m x m), C (p x p) for X of shape (m, p), return C ⊗ B."""
+def _is_kronecker(M: np.ndarray, shape: tuple[int, ...]) -> bool:
+    """Whether M = B ⊗ C with B (m x m) and C (p x p), for X of shape (m, p)."""
     m, p = shape
-    if M.size > 4_000_000:
-        return None
-    # M[a p + c, b p + d] = B[a, b] C[c, d]: regroup into a rank-one (m m) x (p p) matrix.
+    # M[a p + c, b p + d] = B[a, b] C[c, d]: regrouped, a rank-one (m m) x (p p) matrix.
     R = M.reshape(m, p, m, p).transpose(0, 2, 1, 3).reshape(m * m, p * p)
-    U, sigma, Vt = np.linalg.svd(R, full_matrices=False)
-    if sigma[0] == 0 or (len(sigma) > 1 and sigma[1] > 1e-9 * sigma[0]):
-        return None
-    B = (U[:, 0] * sigma[0]).reshape(m, m)
-    C = Vt[0].reshape(p, p)
-    return np.kron(C, B)
+    sigma = np.linalg.svd(R, compute_uv=False)
+    return bool(sigma[0] > 0 and (len(sigma) == 1 or sigma[1] <= 1e-9 * sigma[0]))
 
 
-def _gauss_newton(
-    residual: Callable[..., Any], X: np.ndarray, f0: float, directions: list[np.ndarray]
-) -> list[np.ndarray]:
-    """``J_rᵀ J_r K`` for each direction, numerically (complex step where r allows)."""
-    r0 = check_output(evaluate(residual, X))
+def _check_residual(residual: Callable[..., Any], X: np.ndarray, f0: float) -> None:
+    """Refuse a residual r with f(X) != ½‖r(X)‖²_F (it would name a mistake wrongly)."""
+    if not callable(residual):
+        raise TypeError(f"residual must be callable (X -> r(X)), got {type(residual).__name__}")
+    try:
+        r0 = check_output(evaluate(residual, X))
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"residual: {exc}") from exc
     half = 0.5 * float(np.sum(r0 * r0))
     if not np.isclose(half, f0, rtol=1e-8, atol=1e-12 * max(1.0, abs(f0))):
         raise ValueError(
             f"residual does not fit f: ½‖r(X)‖² = {half:.6g} but f(X) = {f0:.6g}; pass the "
             "r with f(X) = ½‖r(X)‖²_F (or no residual)"
         )
+
+
+def _gauss_newton(
+    residual: Callable[..., Any], X: np.ndarray, directions: list[np.ndarray]
+) -> list[np.ndarray]:
+    """``J_rᵀ J_r K`` for each direction: ``J_r K`` as a directional derivative of r, then
+    ``J_rᵀ G`` as the gradient of ``<G, r(X)>`` (complex step where r allows, else central)."""
     out = []
     for K in directions:
         try:
             JK = directional_derivative(residual, X, K, "complex-step")
         except (TypeError, ValueError):
             JK = directional_derivative(residual, X, K, "central")
-        JK = np.asarray(JK)
+        axes = tuple(range(-JK.ndim, 0))
+
+        def pairing(Y: np.ndarray, G: np.ndarray = JK, axes: tuple[int, ...] = axes) -> Any:
+            return np.sum(G * residual(Y), axis=axes)
+
         try:
-            g = jacobian(lambda Y, G=JK: np.sum(G * residual(Y)), X, "complex-step")
+            g = jacobian(pairing, X, "complex-step")
         except (TypeError, ValueError):
-            g = jacobian(lambda Y, G=JK: np.sum(G * residual(Y)), X, "central")
+            g = jacobian(pairing, X, "central")
         out.append(g)
     return out

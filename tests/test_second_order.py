@@ -179,18 +179,145 @@ def test_gauss_newton_alone_is_named(tanh_layer):
     assert "Gauss–Newton" in result.message
 
 
-def test_row_major_kronecker_order_is_named(layer):
+def test_psd_claim_of_an_indefinite_hessian_is_suspected(tanh_layer):
+    L, r, H, full, gauss_newton = tanh_layer
+    result = check_second_derivative(L, H, gauss_newton)
+    assert result.verdict == "wrong" and result.mistake == "psd"
+    assert "residual=r" in result.message
+
+
+def test_residual_that_does_not_fit_f_is_refused(tanh_layer):
+    L, r, H, full, gauss_newton = tanh_layer
+    with pytest.raises(ValueError, match="residual does not fit f"):
+        check_second_derivative(L, H, full, residual=lambda H: 2 * r(H))
+    with pytest.raises(TypeError, match="residual must be callable"):
+        check_second_derivative(L, H, full, residual=np.ones(3))
+
+
+def test_kronecker_factors_swapped_are_named(layer):
     L, A, H, W, _ = layer
     result = check_second_derivative(L, H, np.kron(A.T @ A, W @ W.T))
-    assert result.verdict == "wrong" and result.mistake == "row-major"
-    assert "(W Wᵀ) ⊗ (AᵀA)" in result.message
+    assert result.verdict == "wrong" and result.mistake == "kronecker-order"
+    assert "(W Wᵀ) ⊗ (AᵀA), not (AᵀA) ⊗ (W Wᵀ)" in result.message
+    assert "row-major" in result.message
 
 
-def test_wrong_claims_are_never_correct(layer):
+def test_row_major_reading_is_named(rng):
+    # f = tr(Xᵀ B X C): the map K -> B K C + Bᵀ K Cᵀ, a sum of two Kronecker products.
+    B, C, X = rng.standard_normal((4, 4)), rng.standard_normal((3, 3)), rng.standard_normal((4, 3))
+
+    def f(X):
+        return np.trace(X.T @ B @ X @ C)
+
+    assert check_second_derivative(f, X, np.kron(C.T, B) + np.kron(C, B.T))
+    result = check_second_derivative(f, X, np.kron(B, C.T) + np.kron(B.T, C))
+    assert result.mistake == "row-major" and "order='F'" in result.message
+    result = check_second_derivative(f, X, np.kron(C.T, B.T) + np.kron(C, B))
+    assert result.mistake == "kronecker-factor" and "transposed" in result.message
+    result = check_second_derivative(f, X, 2 * np.kron(C.T, B))
+    assert result.mistake == "symmetrisation"
+
+
+def test_tensor_index_order_is_named(rng):
+    B, C, X = rng.standard_normal((3, 3)), rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
+
+    def f(X):
+        return np.trace(X.T @ B @ X @ C)
+
+    T = np.einsum("jm,nk->jkmn", B, C) + np.einsum("mj,kn->jkmn", B, C)
+    assert check_second_derivative(f, X, T)
+    result = check_second_derivative(f, X, T.transpose(0, 2, 1, 3))
+    assert result.mistake == "index-order" and "[j, m, k, n]" in result.message
+
+
+def test_sign_scale_and_zero_are_named(layer):
     L, A, H, W, _ = layer
     P, Q = A.T @ A, W @ W.T
-    for claim in [2 * np.kron(Q, P), -np.kron(Q, P), np.zeros((12, 12)), np.kron(P, Q)[:12, :12]]:
+    assert check_second_derivative(L, H, lambda K: -P @ K @ Q).mistake == "sign"
+    half = check_second_derivative(L, H, 0.5 * np.kron(Q, P))
+    assert half.mistake == "scale" and "½" in half.message
+    assert check_second_derivative(L, H, np.zeros((12, 12))).mistake == "zero"
+    assert check_second_derivative(L, H, lambda K1, K2: 0.0).mistake == "zero"
+
+
+def test_one_wrong_entry_is_wrong(layer):
+    L, A, H, W, _ = layer
+    M = np.kron(W @ W.T, A.T @ A)
+    for rel_change in (1e-3, 1e-5):
+        bad = M.copy()
+        bad[5, 7] += rel_change * np.abs(M).max()
+        bad[7, 5] += rel_change * np.abs(M).max()  # still symmetric
+        assert check_second_derivative(L, H, bad).verdict == "wrong"
+
+
+def test_wrong_claims_are_never_correct(layer, rng):
+    L, A, H, W, _ = layer
+    P, Q = A.T @ A, W @ W.T
+    claims = [
+        2 * np.kron(Q, P),
+        np.kron(P, Q),
+        np.kron(Q, P) + 1e-4 * np.eye(12),
+        lambda K: P @ K @ Q.T @ Q,
+        lambda K1, K2: np.sum(K1 * (P @ K2 @ Q)) + 1e-3 * np.sum(K1) * np.sum(K2),
+        np.einsum("jm,kn->jkmn", P, Q) + 1e-3,
+    ]
+    for claim in claims:
         assert check_second_derivative(L, H, claim).verdict == "wrong"
+
+
+def test_non_analytic_f_is_checked_by_central_differences(rng):
+    X = rng.standard_normal((3, 2)) + 3.0  # away from 0: |x|³ is smooth there
+
+    def f(X):
+        return np.sum(np.abs(X) ** 3)
+
+    with pytest.raises(TypeError, match="method='central'"):
+        hessian(f, X)  # abs of a complex number is real
+    with pytest.raises(ValueError, match="method='central'"):
+        hessian(lambda X: np.sum(X * X.conj() * X), X)  # x³ at a real x, not analytic
+    T = hessian(f, X, "central")
+    want = np.diag(vec(6 * np.abs(X)))
+    assert rel(vec_hessian(T), want) < 1e-6
+    K = rng.standard_normal(X.shape)
+    assert rel(hvp(f, X, K, "central"), 6 * np.abs(X) * K) < 1e-6
+    result = check_second_derivative(f, X, want)
+    assert result and result.method == "central"
+    assert check_second_derivative(f, X, 2 * want).verdict == "wrong"
+
+
+def test_undecided_where_the_gradient_has_a_kink(rng):
+    X = rng.standard_normal((3, 2))
+    X[1, 0] = 0.0
+
+    def f(X):
+        return np.sum(X * np.abs(X))  # gradient 2|x|: no second derivative at 0
+
+    result = check_second_derivative(f, X, np.diag(vec(2 * np.abs(X))))
+    assert result.verdict == "undecided" and not result
+    with pytest.raises(ValueError, match="differentiable"):
+        hessian(f, X, "central")
+
+
+def test_undecided_for_a_non_finite_claim(layer):
+    L, A, H, W, _ = layer
+    M = np.kron(W @ W.T, A.T @ A)
+    M[0, 0] = np.nan
+    result = check_second_derivative(L, H, M)
+    assert result.verdict == "undecided" and "non-finite" in result.message
+    result = check_second_derivative(L, H, lambda K: np.full(K.shape, np.inf))
+    assert result.verdict == "undecided"
+
+
+def test_f_modifying_its_input_and_not_broadcasting(rng):
+    B, X = rng.standard_normal((3, 3)), rng.standard_normal((3, 2))
+
+    def f(X):
+        X *= 2  # in place: mdcalc passes copies
+        return np.trace(X.T @ B @ X) / 4  # X.T mixes a stack's axes: called one by one
+
+    K = rng.standard_normal(X.shape)
+    assert rel(hvp(f, X, K), (B + B.T) @ K) < 1e-9
+    assert rel(np.tensordot(hessian(f, X), K, 2), (B + B.T) @ K) < 1e-9
 
 
 # ----------------------------------------------------------------------- hostile input
@@ -200,13 +327,69 @@ def test_hostile_inputs_give_clear_errors(layer):
     L, A, H, W, _ = layer
     with pytest.raises(ValueError, match="scalar"):
         hessian(lambda H: A @ H @ W, H)
+    with pytest.raises(ValueError, match="scalar"):
+        hvp(lambda H: np.sum(H, axis=0), H, H)
     with pytest.raises(TypeError, match="complex"):
         hessian(lambda H: np.sum(H) * (1 + 1j), H)
     with pytest.raises(ValueError, match="non-finite"):
         hessian(L, np.full((4, 3), np.nan))
+    with pytest.raises(ValueError, match="non-finite"):
+        hvp(L, H, np.full((4, 3), np.inf))
+    with pytest.raises(ValueError, match="non-finite"):
+        hessian(lambda H: np.sum(H) + np.inf, H)
+    with pytest.raises(TypeError, match="real"):
+        hessian(L, H + 1j)
+    with pytest.raises(ValueError, match="1-D or 2-D"):
+        hessian(L, np.ones((2, 2, 2)))
     with pytest.raises(ValueError, match="method"):
         hessian(L, H, "forward")
-    with pytest.raises(ValueError, match="max_memory"):
-        hessian(L, H, max_memory=100)
+    with pytest.raises(ValueError, match="method"):
+        hvp(L, H, H, "exact")
+    with pytest.raises(ValueError, match="method"):
+        check_second_derivative(L, H, np.eye(12), method="exact")
+    with pytest.raises(TypeError, match="max_memory"):
+        hessian(L, H, max_memory=1.5)
     with pytest.raises(ValueError, match="K must have X's shape"):
         hvp(L, H, np.ones((3, 4)))
+    with pytest.raises(TypeError, match="method='central'"):
+        hessian(lambda H: np.sum(np.abs(H) ** 2), H)  # real for a complex input
+    with pytest.raises(ValueError, match="form"):
+        check_second_derivative(L, H, np.eye(12), form="vec")
+    with pytest.raises(TypeError, match="form='map' or form='bilinear'"):
+        check_second_derivative(L, H, lambda *Ks: Ks[0])
+    with pytest.raises(TypeError, match="callable"):
+        check_second_derivative(L, H, np.eye(12), form="map")
+
+
+def test_huge_x_is_refused_before_f_is_called():
+    def f(X):
+        raise AssertionError("f must not be called")
+
+    X = np.zeros((1000, 100))
+    with pytest.raises(ValueError, match=r"100,000 x 100,000|100000 x 100000"):
+        hessian(f, X)
+    with pytest.raises(ValueError, match="max_memory"):
+        hessian(f, np.zeros((10, 10)), max_memory=10_000)
+
+
+def test_claims_of_the_wrong_shape_or_that_fail(layer):
+    L, A, H, W, _ = layer
+    result = check_second_derivative(L, H, np.eye(11))
+    assert result.verdict == "wrong" and result.mistake == "shape"
+    assert "(4, 3, 4, 3)" in result.message and "(12, 12)" in result.message
+    result = check_second_derivative(L, H, np.ones((4, 3)))
+    assert result.mistake == "shape" and "gradient" in result.message
+    result = check_second_derivative(L, H, lambda K: K.T)
+    assert result.mistake == "shape" and "returned shape 3x4" in result.message
+    result = check_second_derivative(L, H, lambda K1, K2: K1)
+    assert result.mistake == "shape" and "is a number" in result.message
+
+    def broken(K):
+        raise ZeroDivisionError("oops")
+
+    with pytest.raises(ValueError, match="ZeroDivisionError"):
+        check_second_derivative(L, H, broken)
+    with pytest.raises(TypeError, match="complex"):
+        check_second_derivative(L, H, np.eye(12) * 1j)
+    with pytest.raises(TypeError):
+        check_second_derivative(L, H, "the Hessian")
