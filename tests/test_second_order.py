@@ -393,3 +393,19 @@ def test_claims_of_the_wrong_shape_or_that_fail(layer):
         check_second_derivative(L, H, np.eye(12) * 1j)
     with pytest.raises(TypeError):
         check_second_derivative(L, H, "the Hessian")
+
+
+def test_readme_example_runs_and_says_what_it_claims(capsys):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    ours = [b for b in blocks if "check_second_derivative" in b]
+    setup = [b for b in blocks if "mdcalc.check_derivative(f, H, M)" in b]
+    assert len(ours) == 1 and len(setup) == 1
+    exec(setup[0] + ours[0], {})
+    out = capsys.readouterr().out
+    verdicts = [line for line in out.splitlines() if line.startswith(("correct", "wrong"))]
+    assert [v.split(":")[0] for v in verdicts[-3:]] == ["correct", "correct", "wrong"]
+    assert "factors swapped" in out.replace("\n", " ")
