@@ -13,8 +13,8 @@ with the two-step, per-entry error control of :mod:`mdcalc.numeric`. The gradien
 cancellation, so the only rounding left is the one central difference: about 1e-10 of
 the Hessian's scale. ``method="central"`` (for f that are not complex-analytic) takes a
 central difference of a central-difference gradient, both with steps ``eps^(1/4)``:
-about 1e-7 of the Hessian's scale, for f of moderate size; results whose estimated error
-is above 1e-5 of it are refused.
+about 1e-7 of the Hessian's scale; results whose estimated error is above 1e-5 of it
+are refused.
 
 Running example: ``L(H) = ½‖A H W − Y‖²_F`` has the Hessian map ``K -> AᵀA K W Wᵀ``
 and the vec Hessian ``(W Wᵀ) ⊗ (AᵀA)``.
@@ -245,14 +245,27 @@ def _central_hvps(
                 finally:
                     grad.inner = 1.0
                 err = err + np.abs((P1b - M1b) - (P1 - M1)) / (2 * t1) / 3
+                # Rounding: each gradient entry is off by about eps |f| / s, so the
+                # difference along K by twice that over 2 t (the smaller step: t1 / 2).
+                err = err + _rounding(grad, x, t1)
         out.append((D.reshape(X.shape), err.reshape(X.shape), kink.reshape(X.shape)))
     return out
 
 
+def _rounding(grad: _Gradient, x: np.ndarray, t1: float) -> np.ndarray:
+    """Rounding error of a nested central difference with outer step t1 / 2, per entry."""
+    s = QUARTIC_STEP * np.maximum(1.0, np.abs(x))
+    return 4 * EPS * grad.fmax / (s * t1)
+
+
 def _central_refuse(
-    central: list[Central], Ks: list[np.ndarray], X: np.ndarray, f0: float, what: str
-) -> None:
-    """Refuse nested central differences that are not finite, kinked or too inexact."""
+    central: list[Central], what: str, rounding: list[np.ndarray]
+) -> float:
+    """Refuse nested central differences that are not finite, kinked or too inexact.
+
+    An entry is refused when its estimated error (truncation and rounding) exceeds
+    CENTRAL2_RTOL of the largest entry. Returns the largest estimated error.
+    """
     if not all(np.all(np.isfinite(c[0])) for c in central):
         raise ValueError(
             f"the {what} has non-finite entries: f overflows or is not twice "
@@ -264,19 +277,24 @@ def _central_refuse(
             "differentiable at X (its one-sided slopes differ, as for x |x| at 0)"
         )
     scale = max(float(np.abs(c[0]).max(initial=0.0)) for c in central)
-    size = max(1.0, float(np.abs(X).max()))
-    for (_, err, _), K in zip(central, Ks, strict=True):
-        # rounding of a second difference is about eps |f| / t^2, t ~ eps^(1/4) |X| / |K|
-        level = CENTRAL2_RTOL * scale + 1e-6 * abs(f0) * float(np.abs(K).max()) / size**2
-        bad = ~(err <= level)
-        if np.any(bad):
+    worst = max(float(c[1].max(initial=0.0)) for c in central)
+    noise = max(float(r.max(initial=0.0)) for r in rounding)
+    if worst > CENTRAL2_RTOL * scale:
+        if noise > 0.1 * CENTRAL2_RTOL * scale:
             raise ValueError(
-                f"the central second differences of the {what} are unreliable: their "
-                f"estimated error {float(np.max(err[bad])):.1e} is too large beside the "
-                f"result's scale {scale:.1e} (f varies faster than the step, about 1e-4 "
-                "of |X|, or is not twice differentiable at X); use the complex step if f "
-                "is analytic, or another point"
+                f"the {what} is too small beside f for central differences to resolve: "
+                f"their rounding error, about {noise:.1e} (eps |f| / step²), is not "
+                f"small beside its largest entry, {scale:.1e} (the second derivative may "
+                "be zero, or f large); use the complex step if f is analytic"
             )
+        raise ValueError(
+            f"the central second differences of the {what} are unreliable: their "
+            f"estimated error {worst:.1e} is too large beside the result's scale "
+            f"{scale:.1e} (f varies faster than the step, about 1e-4 of |X|, or is not "
+            "twice differentiable at X); use the complex step if f is analytic, or "
+            "another point"
+        )
+    return worst
 
 
 # --------------------------------------------------------------------------- hessian
@@ -303,8 +321,9 @@ def hessian(
         the complex-step gradient; f must be complex-analytic. ``"central"``: nested
         central differences with steps ``eps^(1/4)``, for any smooth real f.
     max_memory : int
-        Bound in bytes on the Hessian with its symmetrised copy (``2 * 8 * X.size**2``),
-        and on the work arrays of one batch of evaluations of f.
+        Bound in bytes on the Hessian with its symmetrised copy (``2 * 8 * X.size**2``;
+        ``4 * 8 * X.size**2`` for central, which also keeps error estimates), and on the
+        work arrays of one batch of evaluations of f. 256 MiB by default.
 
     Returns
     -------
@@ -328,19 +347,21 @@ def hessian(
     -----
     Accuracy. Complex step: about 1e-10 of the Hessian's largest entry for smooth analytic
     f (the gradient is exact to rounding; one central difference of it remains, with
-    :func:`mdcalc.jacobian`'s two-step error control, which refuses entries whose
-    estimated error exceeds 1e-6 of them). Measured against Richardson-extrapolated
+    :func:`mdcalc.jacobian`'s two-step error control, which refuses an entry whose
+    estimated error exceeds 1e-6 of it). Measured against Richardson-extrapolated
     references: 2e-11 to 9e-11 on quadratic, tanh-loss, log-det, tr(B S⁻¹) and exp
-    examples. Central: about 1e-7 of the Hessian's scale (measured 8e-9 to 2e-7 on the
-    same examples), or 1e-6 of ``|f| / max(1, |X|)²`` where f is large beside its
-    curvature (rounding ``eps |f| / t²`` with t = 1.2e-4 max(1, |x|), truncation
-    ``t² f''''``); its error is estimated from the same differences at two outer and two
-    inner steps, and a result whose estimated error exceeds 1e-5 of the largest entry
-    (plus that rounding allowance) is refused, as is a kink of the gradient. Both results
-    are symmetrised, ``(H + Hᵀ) / 2``; an asymmetry above 1e-4 of the largest entry is
-    refused (f not twice continuously differentiable). Cost: about ``4 X.size²``
-    evaluations of f (``12 X.size²`` for central), in batches when f broadcasts over a
-    stack of inputs (whether it does is tested).
+    examples; up to about 2e-7 where the curvature spans many orders of magnitude (a
+    tanh loss saturated in places). Central: about 1e-7 of the Hessian's scale (measured
+    8e-9 to 2e-7 on the same examples, 8e-6 on f = 1e6 Σ tanh(X)² at |X| ~ 30); the
+    error (truncation, from the same differences at two outer and two inner steps, and
+    rounding, ``eps |f| / t²`` with t = 1.2e-4 max(1, |x|)) is estimated, and a result
+    whose estimated error exceeds 1e-5 of its largest entry is refused, as is a kink of
+    the gradient (so is a Hessian that is zero, or tiny beside ``|f| / |X|²``: use the
+    complex step there). Both results are symmetrised, ``(H + Hᵀ) / 2``; an asymmetry
+    above 1e-4 of the largest entry (plus the estimated error) is refused (f not twice
+    continuously differentiable). Cost: about ``4 X.size²`` evaluations of f
+    (``12 X.size²`` for central), in batches when f broadcasts over a stack of inputs
+    (whether it does is tested).
 
     Examples
     --------
@@ -364,46 +385,53 @@ def hessian(
     memory = _check_memory(max_memory)
     X_ = as_point("X", X)
     n = X_.size
-    need = 2 * 8 * n * n
+    # The Hessian and its symmetrised copy; central differences also keep their error.
+    copies = 2 if method == "complex-step" else 4
+    need = copies * 8 * n * n
     if need > memory:
         raise ValueError(
-            f"the Hessian of f at a {shape_str(X_.shape)} X has {n} x {n} = {n * n:,} "
-            f"entries: with its symmetrised copy {need:,} bytes, more than "
+            f"the Hessian of f at a {shape_str(X_.shape)} X has {n:,} x {n:,} = {n * n:,} "
+            f"entries: with its work arrays {need:,} bytes, more than "
             f"max_memory={memory:,} bytes; use hvp(f, X, K) (one Hessian-vector product, "
             "memory like X) or a larger max_memory"
         )
-    check_size(2 * n * n, 8, f"the Hessian ({n} x {n})")
-    f0 = _scalar_value(f, X_)
+    check_size(copies * n * n, 8, f"the Hessian ({n} x {n}) and its work arrays")
+    _scalar_value(f, X_)
     if method == "complex-step":
         grad, _ = _analytic_gradient(f, X_, memory)
         try:
             Hm = jacobian(grad, X_, "central", max_memory=memory).reshape(n, n)
         except ValueError as exc:
             raise ValueError(
-                f"the Hessian (central differences of the gradient): {exc}"
+                "the Hessian, as central differences of the complex-step gradient g of f, "
+                f"failed ('f' here is g): {exc}"
             ) from exc
     else:
         grad = _Gradient(f, X_.shape, "central", memory)
         g0 = grad(X_)
-        rows = []
+        central, rounding = [], []
+        size = max(1.0, float(np.abs(X_).max()))
         for k in range(n):
             E = np.zeros(n)
             E[k] = 1.0
-            K = E.reshape(X_.shape)
-            central = _central_hvps(grad, X_, g0, [K])
-            _central_refuse(central, [K], X_, f0, "Hessian")
-            rows.append(central[0][0].reshape(-1))
-        Hm = np.array(rows).T  # row k of the stack: the derivative along E_k
+            central += _central_hvps(grad, X_, g0, [E.reshape(X_.shape)])
+            rounding.append(_rounding(grad, X_.reshape(-1), QUARTIC_STEP * size))
+        allowed = _central_refuse(central, "Hessian", rounding)
+        # row k of the stack is the derivative along E_k
+        Hm = np.array([c[0].reshape(-1) for c in central]).T
+        del central
+        return _symmetrise(Hm, X_.shape, 2 * allowed)
     return _symmetrise(Hm, X_.shape)
 
 
-def _symmetrise(Hm: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """(H + Hᵀ) / 2 in row-major flat form, refusing a large asymmetry."""
+def _symmetrise(Hm: np.ndarray, shape: tuple[int, ...], allowed: float = 0.0) -> np.ndarray:
+    """(H + Hᵀ) / 2 in row-major flat form, refusing an asymmetry beyond ``allowed`` (the
+    numeric error) plus ASYMMETRY_RTOL of the largest entry."""
     if not np.all(np.isfinite(Hm)):
         raise ValueError("the numeric Hessian has non-finite entries: f overflows near X")
     scale = float(np.abs(Hm).max(initial=0.0))
     asym = float(np.abs(Hm - Hm.T).max(initial=0.0))
-    if asym > ASYMMETRY_RTOL * scale + 1e3 * EPS * scale:
+    if asym > ASYMMETRY_RTOL * scale + allowed:
         raise ValueError(
             f"the numeric Hessian is not symmetric (asymmetry {asym:.1e} beside entries up "
             f"to {scale:.1e}): f is probably not twice continuously differentiable at X"
@@ -451,11 +479,12 @@ def hvp(
     Accuracy. Complex step: about 1e-10 of the result's largest entry for smooth analytic
     f with entries of X of order 1 (measured 2e-11 to 9e-11 on quadratic, tanh-loss,
     log-det, tr(B S⁻¹) and exp examples; 1e-8 with entries of X near 30, or near 1e-2
-    beside a singularity); :func:`mdcalc.directional_derivative`'s error control refuses
-    entries whose estimated error is above 1e-6 of them. A complex step along K of a
-    central-difference gradient was measured as well: no more accurate (1e-10 to 3e-10),
-    and without that error control. Central: about 1e-7 of the result's scale (measured
-    6e-9 to 3e-7), refused when its estimated error exceeds 1e-5 of the scale (see
+    beside a singularity; up to about 4e-7 on tanh losses saturated in places);
+    :func:`mdcalc.directional_derivative`'s error control refuses entries whose
+    estimated error is above 1e-6 of them. A complex step along K of a
+    central-difference gradient was measured too: no more accurate (1e-10 to 3e-8), and
+    without that error control. Central: about 1e-7 of the result's scale (measured 6e-9
+    to 3e-7), refused when its estimated error exceeds 1e-5 of the scale (see
     :func:`hessian`). Memory: a few arrays like X, plus batches of evaluations below
     4 MiB. Cost: about 13 X.size evaluations of f (12 X.size for central), batched when
     f broadcasts over a stack of inputs.
@@ -475,7 +504,7 @@ def hvp(
     _check_method(method)
     X_ = as_point("X", X)
     K_ = _as_direction("K", K, X_.shape)
-    f0 = _scalar_value(f, X_)
+    _scalar_value(f, X_)
     if method == "complex-step":
         # The guard of directional_derivative refuses a non-analytic f (three directions).
         directional_derivative(f, X_, K_, "complex-step")
@@ -484,12 +513,14 @@ def hvp(
             value = directional_derivative(grad, X_, K_, "central")
         except ValueError as exc:
             raise ValueError(
-                f"the Hessian-vector product (central differences of the gradient): {exc}"
+                "the Hessian-vector product, as central differences of the complex-step "
+                f"gradient g of f, failed ('f' here is g): {exc}"
             ) from exc
         return value
     grad = _Gradient(f, X_.shape, "central", DEFAULT_MAX_MEMORY)
     central = _central_hvps(grad, X_, grad(X_), [K_])
-    _central_refuse(central, [K_], X_, f0, "Hessian-vector product")
+    t1 = QUARTIC_STEP * max(1.0, float(np.abs(X_).max())) / float(np.abs(K_).max() or 1.0)
+    _central_refuse(central, "Hessian-vector product", [_rounding(grad, X_.reshape(-1), t1)])
     return central[0][0]
 
 
@@ -725,7 +756,7 @@ def check_second_derivative(
     probe = directions + [R] + [K + R for K in directions[:_NOISE_PAIRS]]
     n_pairs = len(probe) - n_directions - 1
     triples = [(i, n_directions, n_directions + 1 + i) for i in range(n_pairs)]
-    central, used, doubt = _numeric_hvps(f, X_, f0, probe, triples, method)
+    central, used, doubt = _numeric_hvps(f, X_, probe, triples, method)
     numeric = [c[0] for c in central[:n_directions]]
     noise = entry_noise(central, triples)
     rtol = float(rtol) if rtol is not None else (1e-6 if used == "complex-step" else 1e-4)
@@ -780,7 +811,7 @@ def check_second_derivative(
             "numeric noise; check at a better-conditioned point, or with a larger rtol.",
             kind,
         )
-    mistake, why = _diagnose2(context, X_, kind, claim, values, C, S, S_tol, residual, f0)
+    mistake, why = _diagnose2(context, X_, kind, claim, values, C, S, S_tol, residual)
     message = (
         f"wrong: the {noun} does not match the second derivative (largest relative error "
         f"{error:.2g}). {why}"
@@ -831,7 +862,6 @@ def _project_tol(
 def _numeric_hvps(
     f: Callable[..., Any],
     X: np.ndarray,
-    f0: float,
     probe: list[np.ndarray],
     triples: list[tuple[int, int, int]],
     method: str,
@@ -861,8 +891,13 @@ def _numeric_hvps(
         grad = _Gradient(f, X.shape, "central", DEFAULT_MAX_MEMORY)
         central = _central_hvps(grad, X, grad(X), probe)
         kinks = kinked(central, triples)
+        size = max(1.0, float(np.abs(X).max()))
+        rounding = [
+            _rounding(grad, X.reshape(-1), QUARTIC_STEP * size / float(np.abs(K).max() or 1.0))
+            for K in probe
+        ]
         try:
-            _central_refuse(central, probe, X, f0, "second derivative")
+            _central_refuse(central, "second derivative", rounding)
             unreliable = False
         except ValueError:
             unreliable = True
@@ -916,7 +951,6 @@ def _diagnose2(
     S: np.ndarray,
     S_tol: np.ndarray,
     residual: Callable[..., Any] | None,
-    f0: float,
 ) -> tuple[str | None, str]:
     """Name the mistake of a wrong claim, trying the usual ones in turn.
 
