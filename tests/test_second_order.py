@@ -143,6 +143,58 @@ def test_hessian_symmetric_agrees_with_hvp_and_closed_form(m, p, seed):
     assert rel(vec_hessian(quartic), np.diag(vec(1.2 * X**2))) < 1e-8
 
 
+@FAST
+@given(n=st.integers(1, 6), seed=st.integers(0, 2**16))
+def test_vector_hessian_of_a_quadratic_plus_quartic(n, seed):
+    rng = np.random.default_rng(seed)
+    Q, x = rng.standard_normal((n, n)), rng.standard_normal(n)
+
+    def f(x):
+        return x @ Q @ x + np.sum(x**4)
+
+    want = Q + Q.T + np.diag(12 * x**2)
+    T = hessian(f, x)
+    assert T.shape == (n, n) and rel(T, want) < 1e-9
+    assert rel(hessian(f, x, "central"), want) < 1e-6
+    K = rng.standard_normal(n)
+    assert rel(hvp(f, x, K), want @ K) < 1e-9
+
+
+@FAST
+@given(
+    V=st.integers(1, 5),
+    d1=st.integers(1, 3),
+    d2=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+    wrong=st.sampled_from(["scale", "entry", "swap"]),
+)
+def test_checker_is_right_on_random_layers(V, d1, d2, seed, wrong):
+    rng = np.random.default_rng(seed)
+    A, H = rng.standard_normal((V, V)), rng.standard_normal((V, d1))
+    W, Y = rng.standard_normal((d1, d2)), rng.standard_normal((V, d2))
+
+    def L(H):
+        return 0.5 * np.sum((A @ H @ W - Y) ** 2)
+
+    P, Q = A.T @ A, W @ W.T
+    M = np.kron(Q, P)
+    for claim in (M, lambda K: P @ K @ Q, lambda K1, K2: np.sum(K2 * (P @ K1 @ Q))):
+        result = check_second_derivative(L, H, claim)
+        assert result.verdict == "correct", result.message
+    if wrong == "scale":
+        bad = 1.001 * M
+    elif wrong == "entry":
+        bad = M.copy()
+        i = int(rng.integers(M.shape[0]))
+        bad[i, i] += 1e-3 * np.abs(M).max()
+    else:
+        bad = np.kron(P, Q)
+        if np.allclose(bad, M, rtol=1e-6, atol=1e-9 * np.abs(M).max()):
+            return  # the swap changes nothing at this shape (V = 1 or d1 = 1)
+    result = check_second_derivative(L, H, bad)
+    assert result.verdict == "wrong", result.message
+
+
 # ----------------------------------------------------------------------- the checker
 
 
@@ -318,6 +370,32 @@ def test_f_modifying_its_input_and_not_broadcasting(rng):
     K = rng.standard_normal(X.shape)
     assert rel(hvp(f, X, K), (B + B.T) @ K) < 1e-9
     assert rel(np.tensordot(hessian(f, X), K, 2), (B + B.T) @ K) < 1e-9
+
+
+def test_central_refuses_what_it_cannot_resolve(rng):
+    C, X = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
+
+    def linear(X):
+        return np.sum(C * X) + 10.0
+
+    # The complex step gives the zero Hessian; central differences only see rounding.
+    assert np.abs(hessian(linear, X)).max() <= 1e-12
+    with pytest.raises(ValueError, match="too small beside f"):
+        hessian(linear, X, "central")
+    with pytest.raises(ValueError, match="too small beside f"):
+        hvp(linear, X, rng.standard_normal(X.shape), "central")
+    result = check_second_derivative(linear, X, np.zeros((6, 6)), method="central")
+    assert result.verdict == "undecided"
+    assert check_second_derivative(linear, X, np.zeros((6, 6)))  # complex step: zero
+
+    def steep(X):  # varies on a scale of 0.03, beside X ~ 1e-2: steps of 1e-4 too large
+        return np.sum(np.log(X**2 + 1e-3))
+
+    Xs = 1e-2 * rng.standard_normal((3, 2))
+    with pytest.raises(ValueError, match="unreliable"):
+        hessian(steep, Xs, "central")
+    want = np.diag(vec(2 * (1e-3 - Xs**2) / (Xs**2 + 1e-3) ** 2))
+    assert rel(vec_hessian(hessian(steep, Xs)), want) < 1e-9
 
 
 # ----------------------------------------------------------------------- hostile input
