@@ -1040,22 +1040,14 @@ def _array_mistake(
         T = claim
     # For K -> P K Q, H[j, k, m, n] = P[j, m] Q[n, k]; swapping j, m transposes P
     # (in every term of a sum of such maps), swapping k, n transposes Q.
-    left = context.fits(_tensor_reading(T.transpose(2, 1, 0, 3)))
-    right = context.fits(_tensor_reading(T.transpose(0, 3, 2, 1)))
-    if left or right:
-        which = {
-            (True, False): "P, the matrix multiplying K from the left, enters transposed "
-            "(swap the indices j and m of H[j, k, m, n])",
-            (False, True): "Q, the matrix multiplying K from the right, enters transposed "
-            "(swap the indices k and n of H[j, k, m, n])",
-            (True, True): "P (multiplying K from the left) or Q (from the right) enters "
-            "transposed: here either reading fits (swap the indices j and m, or k and n, "
-            "of H[j, k, m, n])",
-        }[(left, right)]
+    # For a symmetric tensor the two readings are the same, and only a symmetric claim
+    # can fit either (the true Hessian is symmetric): one test covers both.
+    if context.fits(_tensor_reading(T.transpose(2, 1, 0, 3))):
         return "kronecker-factor", (
             "It has a transposed factor: read as a map K -> P K Q (or a sum of such maps), "
-            f"whose vec Hessian is Qᵀ ⊗ P, {which}. In vec(P K Q) = (Qᵀ ⊗ P) vec(K) only "
-            "the right-hand matrix Q is transposed."
+            "whose vec Hessian is Qᵀ ⊗ P, it has Pᵀ where P is meant, or equally Qᵀ where "
+            "Q is meant (swap the indices j and m, or k and n, of H[j, k, m, n]). In "
+            "vec(P K Q) = (Qᵀ ⊗ P) vec(K) only the right-hand matrix Q is transposed."
         )
     if kind == "tensor" and shape[0] == shape[1]:
         for perm, what in (((0, 2, 1, 3), "[j, m, k, n]"), ((1, 0, 3, 2), "[k, j, n, m]")):

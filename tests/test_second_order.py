@@ -325,8 +325,19 @@ def test_non_analytic_f_is_checked_by_central_differences(rng):
 
     with pytest.raises(TypeError, match="method='central'"):
         hessian(f, X)  # abs of a complex number is real
+    with pytest.raises(TypeError, match="method='central'"):
+        hvp(f, X, X)
+
+    def cube(X):
+        return np.sum(X * X.conj() * X)  # x³ at a real x, but not analytic
+
     with pytest.raises(ValueError, match="method='central'"):
-        hessian(lambda X: np.sum(X * X.conj() * X), X)  # x³ at a real x, not analytic
+        hessian(cube, X)
+    with pytest.raises(ValueError, match="method='central'"):
+        hvp(cube, X, X)
+    with pytest.raises(ValueError, match="method='central'"):
+        check_second_derivative(cube, X, np.diag(vec(6 * X)), method="complex-step")
+    assert check_second_derivative(cube, X, np.diag(vec(6 * X)))  # auto: central
     T = hessian(f, X, "central")
     want = np.diag(vec(6 * np.abs(X)))
     assert rel(vec_hessian(T), want) < 1e-6
@@ -388,6 +399,32 @@ def test_central_refuses_what_it_cannot_resolve(rng):
     assert result.verdict == "undecided"
     assert check_second_derivative(linear, X, np.zeros((6, 6)))  # complex step: zero
 
+    def large(X):  # f = 1e6 beside curvature 1: rounding 4 eps |f| / t² is 6e-2
+        return 1e6 + 0.5 * np.sum(X**2)
+
+    with pytest.raises(ValueError, match="too small beside f"):
+        hessian(large, np.ones((2, 2)), "central")
+    assert rel(vec_hessian(hessian(large, np.ones((2, 2)))), np.eye(4)) < 1e-9
+
+    # Curvature 5e-6 beside f = 1.7e7: rounding alone is larger than the Hessian.
+    rng31 = np.random.default_rng(31)
+    X31 = rng31.standard_normal((2, 3))
+
+    def flat(X):
+        return 16802522.565330718 + 2.5472382886108945e-06 * np.sum(np.tanh(X) ** 2)
+
+    T31 = hessian(flat, X31)
+    try:
+        assert rel(hessian(flat, X31, "central"), T31) < 1e-5
+    except ValueError as exc:
+        assert "too small beside f" in str(exc) or "unreliable" in str(exc)
+    for seed in range(12):  # never a silent answer off by more than 1e-5
+        Xr = np.random.default_rng(seed).standard_normal((2, 3))
+        try:
+            assert rel(hessian(flat, Xr, "central"), hessian(flat, Xr)) < 1e-5
+        except ValueError as exc:
+            assert "central" in str(exc) or "beside" in str(exc)
+
     def steep(X):  # varies on a scale of 0.03, beside X ~ 1e-2: steps of 1e-4 too large
         return np.sum(np.log(X**2 + 1e-3))
 
@@ -396,6 +433,17 @@ def test_central_refuses_what_it_cannot_resolve(rng):
         hessian(steep, Xs, "central")
     want = np.diag(vec(2 * (1e-3 - Xs**2) / (Xs**2 + 1e-3) ** 2))
     assert rel(vec_hessian(hessian(steep, Xs)), want) < 1e-9
+
+
+def test_asymmetric_numeric_hessian_is_refused():
+    from mdcalc.second_order import _symmetrise
+
+    H = np.array([[1.0, 2.0], [2.0 + 1e-3, 3.0]])
+    with pytest.raises(ValueError, match="not symmetric"):
+        _symmetrise(H, (2,))
+    assert np.array_equal(_symmetrise(H, (2,), allowed=1e-2), (H + H.T) / 2)
+    small = np.array([[1.0, 2.0], [2.0 + 1e-5, 3.0]])  # within 1e-4 of the largest entry
+    assert np.array_equal(_symmetrise(small, (2,)), (small + small.T) / 2)
 
 
 # ----------------------------------------------------------------------- hostile input
@@ -446,8 +494,11 @@ def test_huge_x_is_refused_before_f_is_called():
     X = np.zeros((1000, 100))
     with pytest.raises(ValueError, match=r"100,000 x 100,000|100000 x 100000"):
         hessian(f, X)
-    with pytest.raises(ValueError, match="max_memory"):
-        hessian(f, np.zeros((10, 10)), max_memory=10_000)
+    # 10 x 10: the Hessian and its symmetrised copy take 2 * 8 * 100² = 160,000 bytes.
+    with pytest.raises(ValueError, match="160,000 bytes, more than max_memory=159,999"):
+        hessian(f, np.zeros((10, 10)), max_memory=159_999)
+    fits = hessian(lambda X: np.sum(X**2), np.zeros((10, 10)), max_memory=160_000)
+    assert fits.shape == (10, 10, 10, 10)
 
 
 def test_claims_of_the_wrong_shape_or_that_fail(layer):
