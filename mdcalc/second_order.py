@@ -67,8 +67,8 @@ METHODS: tuple[str, ...] = ("complex-step", "central")
 # Steps of nested central differences: eps^(1/4) balances truncation (t^2) against
 # rounding (eps / t^2) in a second difference.
 QUARTIC_STEP = float(EPS**0.25)
-# method="central": the estimated error (from the same difference at twice the steps)
-# above which the result is refused, relative to the largest entry.
+# method="central": the estimated error (truncation, from two outer and two inner steps,
+# and rounding) above which the result is refused, relative to the largest entry.
 CENTRAL2_RTOL = 1e-5
 # A numeric Hessian whose asymmetry exceeds this share of its largest entry is refused:
 # f is then not twice continuously differentiable at X (or not smooth at the step scale).
@@ -83,9 +83,9 @@ FORMS: tuple[str, ...] = ("auto", "tensor", "matrix", "map", "bilinear")
 # --------------------------------------------------------------------------- validation
 
 
-def _check_method(method: Any, allowed: tuple[str, ...] = METHODS) -> None:
-    if not isinstance(method, str) or method not in allowed:
-        raise ValueError(f"method must be one of {allowed}, got {method!r}")
+def _check_method(method: Any) -> None:
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
 def _check_memory(max_memory: Any) -> int:
@@ -127,9 +127,9 @@ class _Gradient:
 
     ``kind="complex-step"``: ``Im f(Y + i h E_e) / h``; ``kind="central"``:
     ``(f(Y + s_e E_e) - f(Y - s_e E_e)) / 2 s_e`` with ``s_e = eps^(1/4) max(1, |y_e|)``
-    Perturbations go through one :class:`mdcalc.numeric._Caller`
-    (which verifies that f broadcasts over a stack before relying on it), in chunks whose
-    inputs stay below ``budget`` bytes.
+    (times ``inner``). Perturbations go through one :class:`mdcalc.numeric._Caller` (which
+    verifies that f broadcasts over a stack before relying on it), in chunks whose inputs
+    stay below ``budget`` bytes (and 4 MiB, for the cache).
     """
 
     def __init__(
@@ -782,6 +782,7 @@ def check_second_derivative(
         error = float(np.abs(C - S).max() / max(float(np.abs(S).max()), 1e-300))
         ok = bool(np.all(np.abs(C - S) <= S_tol))
         values: list[np.ndarray] = []
+        where = "some D²f(X)[K_i, K_j] is off by more than the tolerance"
     else:
         reading = _linear_reading(kind, claim, shape)
         applied = [_apply_claim(reading, K, shape) for K in directions]
@@ -791,7 +792,7 @@ def check_second_derivative(
         if not all(np.all(np.isfinite(v)) for v in values):
             return context.undecided(_NON_FINITE.format(noun=noun), kind)
         error = context.error(values)
-        worst, _ = _worst_entry(values, numeric, rtol, atol)
+        worst, where = _worst_entry(values, numeric, rtol, atol)
         ok = worst <= 1
         C = _project(values, directions)
     if ok:
@@ -816,6 +817,12 @@ def check_second_derivative(
         f"wrong: the {noun} does not match the second derivative (largest relative error "
         f"{error:.2g}). {why}"
     )
+    if error <= rtol:  # wrong in entries small beside others: say which
+        message = (
+            f"wrong: the {noun} does not match the second derivative (largest relative "
+            f"error {error:.2g} of the largest entry, but {where}, beyond rtol={rtol:g}). "
+            f"{why}"
+        )
     return context.result(False, error, message, kind, mistake)
 
 

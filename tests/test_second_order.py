@@ -292,6 +292,14 @@ def test_sign_scale_and_zero_are_named(layer):
     assert check_second_derivative(L, H, lambda K1, K2: 0.0).mistake == "zero"
 
 
+def test_checker_and_hessian_agree_to_their_stated_accuracy(tanh_layer):
+    L, r, H, full, gauss_newton = tanh_layer
+    assert check_second_derivative(L, H, hessian(L, H))  # about 1e-10: within rtol=1e-6
+    rough = hessian(L, H, "central")  # about 1e-7 of the scale
+    assert check_second_derivative(L, H, rough, rtol=1e-4)
+    assert check_second_derivative(L, H, rough, rtol=1e-12).verdict == "wrong"
+
+
 def test_one_wrong_entry_is_wrong(layer):
     L, A, H, W, _ = layer
     M = np.kron(W @ W.T, A.T @ A)
