@@ -268,8 +268,9 @@ def _central_refuse(
     """
     if not all(np.all(np.isfinite(c[0])) for c in central):
         raise ValueError(
-            f"the {what} has non-finite entries: f overflows or is not twice "
-            "differentiable near X"
+            f"the {what} has non-finite entries: f overflows, or a step (about 1e-4 "
+            "max(1, |X|)) leaves its domain, or it is not twice differentiable near X; "
+            "use the complex step if f is analytic, or another point"
         )
     if any(np.any(c[2] > 0) for c in central):
         raise ValueError(
