@@ -231,6 +231,27 @@ def test_gauss_newton_alone_is_named(tanh_layer):
     assert "Gauss–Newton" in result.message
 
 
+def test_gauss_newton_of_a_non_analytic_residual(example, rng):
+    A, H, W = example(4, 3, 2)
+    H = H + 2.0
+    Y = rng.standard_normal((4, 2))
+
+    def r(H):  # |z|^1.5 sign(z): smooth where z != 0, but not complex-analytic
+        Z = A @ H @ W
+        return np.abs(Z) ** 1.5 * np.sign(Z) - Y
+
+    def L(H):
+        return 0.5 * np.sum(r(H) ** 2)
+
+    def gauss_newton(K):
+        d2 = 2.25 * np.abs(A @ H @ W)
+        return A.T @ (d2 * (A @ K @ W)) @ W.T
+
+    assert np.abs(A @ H @ W).min() > 0.01  # far beside the steps (about 1e-4 |X|)
+    result = check_second_derivative(L, H, gauss_newton, residual=r)
+    assert result.mistake == "gauss-newton" and result.method == "central"
+
+
 def test_psd_claim_of_an_indefinite_hessian_is_suspected(tanh_layer):
     L, r, H, full, gauss_newton = tanh_layer
     result = check_second_derivative(L, H, gauss_newton)
