@@ -9,6 +9,8 @@ with respect to H is one linear map, written three ways:
 
 :func:`jacobian` differentiates any matrix function numerically, and
 :func:`check_derivative` tells whether a claimed derivative is right and, if not, why.
+Second derivatives: :func:`hessian` and :func:`hvp` (the Hessian-vector product) compute
+them numerically, and :func:`check_second_derivative` checks a claimed one.
 
 :func:`derive` derives a sympy matrix expression of your own, step by step, in the three
 forms, each checked numerically (sympy is loaded on first use).
@@ -24,6 +26,7 @@ from mdcalc.check import CheckResult, check_derivative, self_check
 from mdcalc.componentwise import jacobian_tensor
 from mdcalc.differential import Derivative, differential, vjp
 from mdcalc.numeric import directional_derivative, jacobian
+from mdcalc.second_order import check_second_derivative, hessian, hvp
 from mdcalc.vectorization import (
     basis_matrix,
     kron_jacobian,
@@ -43,8 +46,11 @@ __all__ = [
     "derive",
     "basis_matrix",
     "check_derivative",
+    "check_second_derivative",
     "differential",
     "directional_derivative",
+    "hessian",
+    "hvp",
     "jacobian",
     "jacobian_tensor",
     "kron_jacobian",

@@ -163,6 +163,10 @@ KEY_FORMULAS = {
             "logdet", "det", "sympy-table",
         )
     },
+    "08_second_derivatives.ipynb": {
+        "ch8-quad-chain", "ch8-quad-forms", "ch8-quad-eigen", "ch8-tanh-hvp", "ch8-square",
+        "ch8-inverse", "ch8-logdet",
+    },
 }
 
 
