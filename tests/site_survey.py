@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import os
 from pathlib import Path
 from urllib.error import HTTPError
 from urllib.parse import unquote, urldefrag
@@ -104,7 +105,8 @@ def survey(browser, site: Path, server: str, size: tuple[int, int],
            screenshots: Path) -> list[PageReport]:
     """Visit every page at one window size; axe-core runs at laptop size (if installed).
 
-    A screenshot of each page is saved into ``screenshots`` (the whole page at laptop size).
+    A screenshot of each page is saved into ``screenshots``: the window's view, or the whole
+    page with ``BOOK_SCREENSHOTS=full`` in the environment.
     """
     axe = None
     if size == LAPTOP and importlib.util.find_spec("axe_playwright_python"):
@@ -131,11 +133,10 @@ def survey(browser, site: Path, server: str, size: tuple[int, int],
             # @import against the page instead of the sheet (_static/basic.css as /basic.css).
             external, failed = list(visit.external), list(visit.failed)
             violations = axe.run(page).response["violations"] if axe else None
-            name = rel.replace("/", "__") + ".png"
-            if size == LAPTOP:
-                page.screenshot(path=str(screenshots / name), full_page=True)
-            else:
-                page.screenshot(path=str(screenshots / f"{size[0]}x{size[1]}__{name}"))
+            name = f"{size[0]}x{size[1]}__{rel.replace('/', '__')}.png"
+            # The whole page only when asked: on long pages it takes seconds each.
+            whole = os.environ.get("BOOK_SCREENSHOTS") == "full"
+            page.screenshot(path=str(screenshots / name), full_page=whole)
             # Last: checking how a box scrolls scrolls it.
             overflowing, scroll_problems = 0, []
             for box in page.query_selector_all(SCROLL_BOXES):
