@@ -185,15 +185,7 @@ def check_derivative(
     'row-major'
     """
     X_ = as_point("X", X)
-    if method not in ("auto", "complex-step", "central"):
-        raise ValueError(f"method must be 'auto', 'complex-step' or 'central', got {method!r}")
-    n_directions = as_count("n_directions", n_directions, 1, MAX_DIRECTIONS)
-    seed = as_count("seed", seed, 0, 2**63 - 1)
-    if rtol is not None:
-        if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.floating, np.integer)):
-            raise TypeError(f"rtol must be a number, got {type(rtol).__name__}")
-        if not 0 < rtol < 1:
-            raise ValueError(f"rtol must be between 0 and 1 (exclusive), got {rtol}")
+    n_directions, seed = checker_options(method, n_directions, seed, rtol)
     F0 = check_output(evaluate(f, X_))
     out_shape, in_shape = F0.shape, X_.shape
     form, reading = _read_claim(claimed, out_shape, in_shape)
@@ -691,3 +683,22 @@ def _shape_failure(context: _Context, claimed: Any) -> CheckResult:
             )
     message = " ".join(part for part in (head, why, expected) if part)
     return context.result(False, np.inf, message, "unrecognised", mistake)
+
+
+def checker_options(method: str, n_directions: int, seed: int,
+                    rtol: float | None) -> tuple[int, int]:
+    """The options the checkers share, checked: returns (n_directions, seed) as ints.
+
+    >>> checker_options("auto", 3, 0, None)
+    (3, 0)
+    """
+    if method not in ("auto", "complex-step", "central"):
+        raise ValueError(f"method must be 'auto', 'complex-step' or 'central', got {method!r}")
+    n_directions = as_count("n_directions", n_directions, 1, MAX_DIRECTIONS)
+    seed = as_count("seed", seed, 0, 2**63 - 1)
+    if rtol is not None:
+        if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.floating, np.integer)):
+            raise TypeError(f"rtol must be a number, got {type(rtol).__name__}")
+        if not 0 < rtol < 1:
+            raise ValueError(f"rtol must be between 0 and 1 (exclusive), got {rtol}")
+    return n_directions, seed

@@ -30,11 +30,12 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from mdcalc._validation import as_count, as_point, check_size, evaluate, shape_str
+from mdcalc._validation import as_point, check_size, evaluate, shape_str
 from mdcalc.check import (
     FLOOR_ULPS,
     NOISE_FACTOR,
     CheckResult,
+    checker_options,
     _as_claim_array,
     _common_factor,
     _Context,
@@ -737,15 +738,7 @@ def check_second_derivative(
     'kronecker-order'
     """
     X_ = as_point("X", X)
-    if method not in ("auto", "complex-step", "central"):
-        raise ValueError(f"method must be 'auto', 'complex-step' or 'central', got {method!r}")
-    n_directions = as_count("n_directions", n_directions, 1, MAX_DIRECTIONS)
-    seed = as_count("seed", seed, 0, 2**63 - 1)
-    if rtol is not None:
-        if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.floating, np.integer)):
-            raise TypeError(f"rtol must be a number, got {type(rtol).__name__}")
-        if not 0 < rtol < 1:
-            raise ValueError(f"rtol must be between 0 and 1 (exclusive), got {rtol}")
+    n_directions, seed = checker_options(method, n_directions, seed, rtol)
     shape = X_.shape
     f0 = _scalar_value(f, X_)
     if residual is not None:

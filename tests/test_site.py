@@ -6,8 +6,8 @@ survey of tests/site_survey.py, shared with the accessibility tests). Every requ
 leave the local server is blocked and recorded. For each page: it loads, no request failed or
 left the machine, every math element is typeset by the MathJax shipped with the site, every
 image loads, every internal link (and its #anchor) resolves, and whatever is wider than the
-window shows that it scrolls. Screenshots of each page are saved into
-_build/tests/web-html/screenshots/.
+window shows that it scrolls. Screenshots of each page (the window's view; whole pages with
+BOOK_SCREENSHOTS=full) are saved into _build/tests/web-html/_build/html/screenshots/.
 """
 
 from __future__ import annotations
