@@ -15,6 +15,7 @@ import functools
 import http.server
 import os
 import shutil
+import sys
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
@@ -37,6 +38,13 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        # Chromium closed a connection it no longer needed: not an error of the handout.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def print_pdf(html: Path, pdf: Path, chromium: str | None = None, browser=None) -> int:
     """Write ``pdf`` from the handout page ``html``; returns its number of pages.
 
@@ -46,7 +54,7 @@ def print_pdf(html: Path, pdf: Path, chromium: str | None = None, browser=None) 
     # Serve the build folder (the page's links go up to _static/ and _images/ from book/).
     root = html.parent.parent
     handler = functools.partial(_Quiet, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd = _QuietServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{httpd.server_address[1]}/{html.relative_to(root).as_posix()}"
     try:
