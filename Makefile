@@ -48,7 +48,7 @@ pdf: handout
 	$(BIN)/python tools/handout_pdf.py _build/singlehtml/book/intro.html _build/pdf/book.pdf
 	$(BIN)/python tools/handout_pdf.py _build/student/_build/singlehtml/book/intro.html _build/pdf/book-student.pdf
 
-# On every core (pytest-xdist); tests/conftest.py keeps each file's tests on one worker.
+# On every core (pytest-xdist); tests/xdist_units.py keeps each file's tests on one worker.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto
 
