@@ -193,10 +193,9 @@ def check_derivative(
     directions = [rng.standard_normal(in_shape) for _ in range(n_directions)]
     R = rng.standard_normal(in_shape)  # with K_i + R, it measures the numeric noise
     numeric, used, noise, doubt = _numeric(f, X_, F0, directions, R, method)
-    rtol = float(rtol) if rtol is not None else (1e-8 if used == "complex-step" else 1e-5)
-    scale = max(float(np.abs(n).max(initial=0.0)) for n in numeric)
-    atol = NOISE_FACTOR * noise + FLOOR_ULPS * EPS * scale
-    context = _Context(out_shape, in_shape, directions, numeric, rtol, used, atol)
+    context = _context(out_shape, in_shape, directions, numeric, noise, used,
+                       rtol if rtol is not None else (1e-8 if used == "complex-step" else 1e-5))
+    rtol, atol, scale = context.rtol, context.atol, context.scale
     noun = _FORM_NOUN.get(form, "claim")
     if doubt is not None:
         return context.undecided(doubt, form)
@@ -404,6 +403,7 @@ class _Context:
     rtol: float
     method: str
     atol: np.ndarray  # per output entry: what the numeric noise allows besides rtol
+    scale: float  # the largest numeric entry
 
     def error(self, values: list[np.ndarray]) -> float:
         worst = 0.0
@@ -702,3 +702,13 @@ def checker_options(method: str, n_directions: int, seed: int,
         if not 0 < rtol < 1:
             raise ValueError(f"rtol must be between 0 and 1 (exclusive), got {rtol}")
     return n_directions, seed
+
+
+def _context(out_shape: tuple[int, ...], in_shape: tuple[int, ...],
+             directions: list[np.ndarray], numeric: list[np.ndarray], noise: Any,
+             used: str, rtol: float) -> _Context:
+    """What a checker compares against: the numeric values along the directions, with the
+    tolerances (relative, and absolute from the measured noise and rounding)."""
+    scale = max(float(np.abs(n).max(initial=0.0)) for n in numeric)
+    atol = NOISE_FACTOR * noise + FLOOR_ULPS * EPS * scale
+    return _Context(out_shape, in_shape, directions, numeric, float(rtol), used, atol, scale)

@@ -473,7 +473,8 @@ def _node_value(expr: Any, subs: Mapping[Any, Any], cache: dict[Any, Any]) -> An
             is_matrix = getattr(a, "is_Matrix", False) and np.ndim(out) == 2
             out = out @ v if is_matrix else out * v
         return out
-    if isinstance(expr, sp.Mul):
+    if isinstance(expr, (sp.Mul, sp.HadamardProduct)):
+        # scalars times scalars or matrices, or matrices entry by entry: the same product
         out = 1.0
         for a in expr.args:
             out = out * ev(a)
@@ -491,11 +492,6 @@ def _node_value(expr: Any, subs: Mapping[Any, Any], cache: dict[Any, Any]) -> An
         return np.trace(ev(expr.arg))
     if isinstance(expr, sp.Determinant):
         return np.linalg.det(ev(expr.arg))
-    if isinstance(expr, sp.HadamardProduct):
-        out = 1.0
-        for a in expr.args:
-            out = out * ev(a)
-        return out
     if isinstance(expr, sp.HadamardPower):
         return np.power(ev(expr.base), ev(expr.exp))
     if isinstance(expr, sp.KroneckerProduct):

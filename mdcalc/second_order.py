@@ -32,13 +32,12 @@ from numpy.typing import ArrayLike
 
 from mdcalc._validation import as_point, check_size, evaluate, shape_str
 from mdcalc.check import (
-    FLOOR_ULPS,
-    NOISE_FACTOR,
     CheckResult,
     checker_options,
     _as_claim_array,
     _common_factor,
     _Context,
+    _context,
     _describe_error,
     _matrix_reading,
     _worst_entry,
@@ -753,10 +752,9 @@ def check_second_derivative(
     central, used, doubt = _numeric_hvps(f, X_, probe, triples, method)
     numeric = [c[0] for c in central[:n_directions]]
     noise = entry_noise(central, triples)
-    rtol = float(rtol) if rtol is not None else (1e-6 if used == "complex-step" else 1e-4)
-    scale = max(float(np.abs(v).max(initial=0.0)) for v in numeric)
-    atol = NOISE_FACTOR * noise + FLOOR_ULPS * EPS * scale
-    context = _Context(shape, shape, directions, numeric, rtol, used, atol)
+    context = _context(shape, shape, directions, numeric, noise, used,
+                       rtol if rtol is not None else (1e-6 if used == "complex-step" else 1e-4))
+    rtol, atol, scale = context.rtol, context.atol, context.scale
     noun = _FORM_NOUN.get(kind, "claim")
     if doubt is not None:
         return context.undecided(doubt, kind)
