@@ -321,6 +321,8 @@ def _substitutions(
             raise ValueError(f"the value for {symbol} must be numeric, got dtype {arr.dtype}")
         if np.iscomplexobj(arr) and not allow_complex:
             raise ValueError(f"the value for {symbol} must be real")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"the value for {symbol} has non-finite entries (nan or inf)")
         if isinstance(symbol, sp.MatrixSymbol):
             shape = tuple(symbol.shape)
             literal = tuple(int(n) if n.is_Integer else None for n in shape)

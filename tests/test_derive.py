@@ -308,6 +308,8 @@ def test_missing_or_wrongly_shaped_values() -> None:
         r.linear_map({**vals, W: np.ones((2, 3))})
     with pytest.raises(ValueError, match="the value for A must be numeric"):
         r.check({**vals, A: np.full((4, 4), "a")})
+    with pytest.raises(ValueError, match="the value for H has non-finite entries"):
+        r.check({**vals, H: np.full(vals[H].shape, np.nan)})
     with pytest.raises(TypeError, match="keyed by the sympy symbols"):
         r.tensor({"A": vals[A], H: vals[H], W: vals[W]})
     with pytest.raises(TypeError, match="values must be a dict"):
