@@ -14,6 +14,7 @@ __all__ = [
     "as_point",
     "as_shape",
     "as_count",
+    "all_finite",
     "c_contiguous",
     "check_size",
     "evaluate",
@@ -25,8 +26,11 @@ __all__ = [
 ]
 
 # Largest array (or batch of work) mdcalc allocates, in bytes. None: half of the memory
-# the operating system reports as available when the request is made (8 GiB if unknown).
+# the operating system reports as available when the request is made (8 GiB if unknown),
+# or half of what the process may still add to its address space (RLIMIT_AS), if less.
 MEMORY_LIMIT: int | None = None
+# Finiteness is checked in blocks of at most this many entries (no mask as large as X).
+_FINITE_BLOCK = 1 << 20
 
 
 def shape_str(shape: tuple[int, ...]) -> str:
@@ -48,20 +52,42 @@ def is_sparse(X: Any) -> bool:
 
 
 def memory_limit() -> int:
-    """The byte limit of one allocation: :data:`MEMORY_LIMIT`, or half the available memory."""
+    """The byte limit of one allocation: :data:`MEMORY_LIMIT`, or half the available memory
+    (half of what the address-space limit ``RLIMIT_AS`` still allows, if that is less)."""
     if MEMORY_LIMIT is not None:
         return int(MEMORY_LIMIT)
+    return min(_available_memory(), _address_space_left()) // 2
+
+
+def _available_memory() -> int:
     try:
         with open("/proc/meminfo") as meminfo:
             for line in meminfo:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024 // 2
+                    return int(line.split()[1]) * 1024
     except OSError:
         pass
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
-        return 8 * 2**30
+        return 16 * 2**30
+
+
+def _address_space_left() -> int:
+    """What RLIMIT_AS lets this process still map (unbounded: a very large number)."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if limit == resource.RLIM_INFINITY:
+            return 2**62
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return max(0, limit - int(line.split()[1]) * 1024)
+    except (ImportError, OSError, ValueError):
+        pass
+    return 2**62
 
 
 def _bytes_str(n: int) -> str:
@@ -83,6 +109,31 @@ def check_size(n_items: int, itemsize: int, what: str) -> None:
         )
 
 
+def all_finite(arr: np.ndarray) -> bool:
+    """Whether every entry of ``arr`` is finite, with no mask as large as ``arr``: axes of
+    stride 0 (a broadcast view repeats its data) are checked once, the rest in blocks."""
+    if not np.issubdtype(arr.dtype, np.inexact):
+        return True
+    if arr.ndim:  # a broadcast axis holds one value, repeated: look at it once
+        arr = arr[tuple(slice(0, 1) if s == 0 else slice(None) for s in arr.strides)]
+    return all(bool(np.all(np.isfinite(block))) for block in _blocks(arr, _FINITE_BLOCK))
+
+
+def _blocks(arr: np.ndarray, size: int) -> Any:
+    """Sub-arrays of ``arr`` of about ``size`` entries at most, covering it (views)."""
+    if arr.size <= size or arr.ndim == 0:
+        yield arr
+        return
+    per = arr.size // arr.shape[0]
+    if per <= size:
+        step = max(1, size // max(per, 1))
+        for start in range(0, arr.shape[0], step):
+            yield arr[start:start + step]
+    else:
+        for row in arr:
+            yield from _blocks(row, size)
+
+
 def refuse_masked(name: str, X: Any) -> None:
     """A masked array's mask would be silently ignored by numpy's asarray: refuse it."""
     if isinstance(X, np.ma.MaskedArray):
@@ -102,9 +153,12 @@ def _as_numeric_array(name: str, X: Any) -> np.ndarray:
         raise TypeError(f"{name} must be a numeric array, got {type(X).__name__}") from exc
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
         raise TypeError(f"{name} must hold real or complex numbers, got dtype {arr.dtype}")
-    if not np.all(np.isfinite(arr)):
+    if not all_finite(arr):
         raise ValueError(f"{name} has non-finite entries (nan or inf)")
-    return arr if np.issubdtype(arr.dtype, np.inexact) else arr.astype(float)
+    if np.issubdtype(arr.dtype, np.inexact):
+        return arr
+    check_size(arr.size, 8, f"{name} as floating-point numbers ({arr.size:,} entries)")
+    return arr.astype(float)
 
 
 def as_matrix(name: str, X: Any) -> np.ndarray:
@@ -137,6 +191,7 @@ def as_point(name: str, X: Any) -> np.ndarray:
         )
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}): there is nothing to perturb")
+    check_size(arr.size, 8, f"a copy of {name} ({shape_str(arr.shape)})")
     return arr.astype(float, copy=True)
 
 

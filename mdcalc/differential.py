@@ -139,8 +139,26 @@ class Derivative:
         for col in range(n_in):  # column col is vec(DF[E]) for the col-th basis matrix E
             E = np.zeros(n_in)
             E[col] = 1.0
-            M[:, col] = np.reshape(self._jvp(E.reshape(self.in_shape, order="F")), -1, order="F")
+            image = self._image(self._jvp(E.reshape(self.in_shape, order="F")))
+            if np.iscomplexobj(image) and not np.iscomplexobj(M):
+                M = M.astype(complex)  # a complex derivative keeps its imaginary part
+            M[:, col] = np.reshape(image, -1, order="F")
         return M
+
+    def _image(self, value: Any) -> np.ndarray:
+        """A value of jvp: a numeric array of the output's shape, else a clear error."""
+        arr = np.asarray(value) if value is not None else np.asarray(None, dtype=object)
+        if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+            raise TypeError(
+                f"jvp must return a numeric array of the output's shape "
+                f"{shape_str(self.out_shape)}, got {type(value).__name__}"
+            )
+        if arr.size != prod(self.out_shape):
+            raise ValueError(
+                f"jvp returned shape {shape_str(arr.shape)} for a direction of the input's "
+                f"shape; DF(X)[K] must have the output's shape {shape_str(self.out_shape)}"
+            )
+        return arr
 
     def tensor(self) -> np.ndarray:
         """The Jacobian tensor, shape ``out_shape + in_shape`` (output indices first)."""

@@ -23,7 +23,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from mdcalc._validation import as_matrix, is_sparse, shape_str
+from mdcalc._validation import as_matrix, as_shape, check_size, is_sparse, shape_str
 
 __all__ = [
     "GaussNewtonStep",
@@ -53,6 +53,14 @@ def _square_adjacency(A: Any) -> Any:
         )
     if len(A.shape) != 2 or A.shape[0] != A.shape[1]:
         raise ValueError(f"A must be a square adjacency matrix, got shape {A.shape}")
+    dtype = np.dtype(A.dtype)
+    if dtype == bool or not np.issubdtype(dtype, np.number):
+        raise TypeError(f"A must hold real numbers (edge weights), got dtype {dtype}")
+    if np.issubdtype(dtype, np.complexfloating):
+        raise TypeError(
+            f"A must hold real edge weights, got dtype {dtype}: a complex weight has no "
+            "place in a degree (pass A.real, or abs(A), if that is what you mean)"
+        )
     A_ = sparse.csr_array(A, dtype=float)
     if A_.nnz and (not np.all(np.isfinite(A_.data)) or np.any(A_.data < 0)):
         raise ValueError("A must have finite, nonnegative entries (an adjacency matrix)")
@@ -97,7 +105,10 @@ def normalised_adjacency(
         raise ValueError(f"kind must be 'symmetric' or 'row', got {kind!r}")
     A_ = _square_adjacency(A)
     n = A_.shape[0]
-    A_tilde = A_ + sparse.eye_array(n, format="csr")
+    # Both forms are unchanged when A + I is divided by a constant c: working with
+    # (A + I) / c, c the largest weight (at least 1), no degree can overflow.
+    c = max(1.0, float(A_.data.max(initial=0.0)))
+    A_tilde = A_ / c + sparse.eye_array(n, format="csr") / c
     degree = np.asarray(A_tilde.sum(axis=1)).ravel()
     if kind == "row":
         return (sparse.diags_array(1 / degree) @ A_tilde).tocsr()
@@ -124,8 +135,10 @@ def random_graph(V: int, neighbours: int, seed: int) -> Any:
         raise ValueError(f"V must be an integer >= 2, got {V!r}")
     if not isinstance(neighbours, (int, np.integer)) or neighbours < 1:
         raise ValueError(f"neighbours must be a positive integer, got {neighbours!r}")
-    rng = np.random.default_rng(seed)
     m = V * neighbours // 2
+    # The edge lists (u, v, both directions, the data) and CSR's index arrays, before any.
+    check_size(6 * m + 2 * V, 8, f"a random graph of {V:,} nodes and {m:,} drawn pairs")
+    rng = np.random.default_rng(seed)
     u, v = rng.integers(0, V, size=m), rng.integers(0, V, size=m)
     u, v = u[u != v], v[u != v]  # no self-loops
     rows, cols = np.r_[u, v], np.r_[v, u]  # both directions
@@ -160,6 +173,8 @@ def neighbourhood(A: Any, node: int, hops: int) -> np.ndarray:
     for _ in range(hops):
         reached = np.unique(A_[frontier].indices)
         frontier = reached[~seen[reached]]
+        if frontier.size == 0:  # nothing new: more hops reach nothing more
+            break
         seen[frontier] = True
     return np.flatnonzero(seen)
 
@@ -178,14 +193,17 @@ def matmul_multiply_adds(
     >>> matmul_multiply_adds((100, 100), (100, 8)), matmul_multiply_adds((100, 100), (100, 8), 500)
     (80000, 4000)
     """
-    (m, n), (n2, p) = left_shape, right_shape
+    m, n = as_shape("left_shape", left_shape, ndim=2)
+    n2, p = as_shape("right_shape", right_shape, ndim=2)
     if n != n2:
         raise ValueError(f"cannot multiply {m}x{n} by {n2}x{p}: inner sizes differ")
     if nnz is None:
-        return int(m * n * p)
+        return m * n * p
+    if isinstance(nnz, bool) or not isinstance(nnz, (int, np.integer)):
+        raise TypeError(f"nnz must be an int (a count of stored entries), got {nnz!r}")
     if not 0 <= nnz <= m * n:
         raise ValueError(f"nnz must be between 0 and {m * n}, got {nnz}")
-    return int(nnz * p)
+    return int(nnz) * p
 
 
 def record_sparse_products(
@@ -466,7 +484,10 @@ def gauss_newton_step(
     the weights ``S ⊙ S`` are computed once. No Hessian is formed.
 
     Accuracy: that of the conjugate-gradient method after the iterations it took, reported
-    in ``relative_residual``; exact in exact arithmetic after ``V d1`` iterations.
+    in ``relative_residual``; exact in exact arithmetic after ``V d1`` iterations. The
+    residual reported is recomputed from the step at the end (one more product), not the
+    recursion's own, which drifts from the true one when rounding takes over (an
+    ill-conditioned system, no damping).
 
     Parameters
     ----------
@@ -536,4 +557,7 @@ def gauss_newton_step(
         q = r + (rr_new / rr) * q
         rr = rr_new
         iterations += 1
-    return GaussNewtonStep(P, iterations, float(np.sqrt(rr)) / b_norm)
+    if iterations == 0:
+        return GaussNewtonStep(P, 0, float(np.sqrt(rr)) / b_norm)
+    true_residual = float(np.linalg.norm(b - apply(P)))
+    return GaussNewtonStep(P, iterations, true_residual / b_norm)

@@ -586,14 +586,17 @@ def single_entry_grid(dF: Callable[[np.ndarray], ArrayLike], in_shape: Shape) ->
     Parameters
     ----------
     dF : callable
-        The derivative as a linear map, ``K -> DF(X)[K]``.
+        The derivative as a linear map, ``K -> DF(X)[K]``, returning a numeric array (or
+        number) of one shape for every K.
     in_shape : tuple of int
-        The shape of X.
+        The shape of X: at most :data:`MAX_GRID_ENTRIES` (16,384) entries, since the grid
+        calls dF once per entry (refused before any call above that, or when the grid
+        cannot fit in memory).
 
     Returns
     -------
     numpy.ndarray, shape ``in_shape + out_shape``
-        ``G[k, l] = dF(J^kl)``.
+        ``G[k, l] = dF(J^kl)``; complex if dF returns complex numbers.
 
     Examples
     --------
@@ -610,18 +613,48 @@ def single_entry_grid(dF: Callable[[np.ndarray], ArrayLike], in_shape: Shape) ->
     in_ = as_shape("in_shape", in_shape)
     if not callable(dF):
         raise TypeError(f"dF must be callable (K -> DF(X)[K]), got {type(dF).__name__}")
-    images: list[np.ndarray] = []
-    for index in np.ndindex(*in_):
-        E = np.zeros(in_)
+    n = prod(in_)
+    if n > MAX_GRID_ENTRIES:
+        raise ValueError(
+            f"in_shape {in_} has {n:,} entries: the grid would call dF once for each, more "
+            f"than the {MAX_GRID_ENTRIES:,} single_entry_grid allows; use the linear map "
+            "itself (or a directional derivative) for an X this large"
+        )
+    check_size(n, 8, f"a single-entry matrix of shape {in_}")
+    grid: np.ndarray | None = None
+    for i, index in enumerate(np.ndindex(*in_)):
+        E = np.zeros(in_)  # a fresh one each time: dF may keep or modify its argument
         E[index] = 1.0
-        images.append(np.asarray(dF(E), dtype=float))
-        if len(images) == 1:
-            check_size(prod(in_) * images[0].size, 8, "the grid of dF/dX_kl")
-    shapes = {im.shape for im in images}
-    if len(shapes) > 1:
-        raise ValueError(f"dF returned arrays of different shapes: {sorted(shapes)}")
-    out_ = images[0].shape if images else ()
-    return np.stack(images).reshape(in_ + out_) if images else np.zeros(in_)
+        image = _grid_image(dF(E), i, None if grid is None else grid.shape[1:])
+        if grid is None:
+            check_size(n * image.size, image.itemsize, "the grid of dF/dX_kl")
+            grid = np.empty((n,) + image.shape, dtype=image.dtype)
+        elif image.dtype != grid.dtype and np.iscomplexobj(image):
+            grid = grid.astype(complex)
+        grid[i] = image
+    if grid is None:
+        return np.zeros(in_)
+    return grid.reshape(in_ + grid.shape[1:])
+
+
+# single_entry_grid calls dF once per entry of X: beyond this many, it refuses.
+MAX_GRID_ENTRIES = 2**14
+
+
+def _grid_image(value: Any, i: int, shape: tuple[int, ...] | None) -> np.ndarray:
+    """dF's value at the i-th single-entry matrix: a numeric array of the first one's shape."""
+    arr = np.asarray(value) if value is not None else np.asarray(None, dtype=object)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(
+            f"dF must return numbers (an array or a number), got {type(value).__name__}"
+            + (f" of dtype {arr.dtype}" if isinstance(value, np.ndarray) else "")
+        )
+    if shape is not None and arr.shape != shape:
+        raise ValueError(
+            f"dF returned arrays of different shapes: {shape} and then {arr.shape} (at "
+            f"single-entry matrix number {i}); a linear map has one output shape"
+        )
+    return arr
 
 
 def single_entry_grid_to_book(G: ArrayLike, out_shape: Shape, in_shape: Shape) -> np.ndarray:

@@ -53,7 +53,9 @@ def vec(X: ArrayLike) -> np.ndarray:
     >>> vec(np.array([[1, 2], [3, 4]]))
     array([1., 3., 2., 4.])
     """
-    return as_matrix("X", X).reshape(-1, order="F")
+    arr = as_matrix("X", X)
+    check_size(arr.size, arr.itemsize, f"vec(X) ({arr.size:,} entries)")
+    return arr.reshape(-1, order="F")
 
 
 def unvec(x: ArrayLike, shape: tuple[int, int]) -> np.ndarray:
@@ -76,6 +78,7 @@ def unvec(x: ArrayLike, shape: tuple[int, int]) -> np.ndarray:
             f"cannot unvec a vector of length {arr.size} into shape {shape_}: "
             "the shape must be two numbers whose product is the length"
         )
+    check_size(arr.size, arr.itemsize, f"the {shape_str(shape_)} matrix unvec(x)")
     return c_contiguous(arr.reshape(shape_, order="F"))
 
 
@@ -97,6 +100,7 @@ def basis_matrix(k: int, l: int, shape: tuple[int, int]) -> np.ndarray:
             raise TypeError(f"{name} must be an int, got {type(index).__name__}")
     if not (0 <= k < m and 0 <= l < p):
         raise ValueError(f"index ({k}, {l}) is outside a matrix of shape {shape_str(shape)}")
+    check_size(m * p, 8, f"the {m}x{p} single-entry matrix E_kl")
     E = np.zeros((m, p))
     E[k, l] = 1.0
     return E
