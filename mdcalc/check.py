@@ -2,16 +2,23 @@
 
 The check needs no full Jacobian: for a few random directions K it compares the claim's
 ``DF(X)[K]`` with a numeric directional derivative (one complex-step call of f each, exact
-to rounding for analytic f, verified entry by entry against central differences). A
-linear map is decided by a few generic directions, so this is a real test at any size.
-Each output entry is compared on its own scale, and the numeric noise is measured (a
-derivative is linear in K, so ``D[K + R] - D[K] - D[R]`` is noise): one wrong entry among
-much larger ones is seen, and a derivative that is zero up to rounding passes a zero
-claim. When the numeric side cannot decide (not finite, f not differentiable at X, a
-claim that is not finite, noise above the tolerance) the verdict is "undecided". When the
-claim fails, the same directions test alternative readings of it (row-major order, input
-indices first, a transpose, an untransposed Kronecker factor, a sign, a factor): the
-first reading that fits names the mistake.
+to rounding for analytic f, guarded against non-analytic f by real differences). A linear
+map is decided by a few generic directions, so this is a real test at any size.
+
+"Correct" means the check had the power to reject. Each output entry is compared on its
+own scale: within rtol of itself, or within the numeric noise of that entry (100 times its
+measured noise: a derivative is linear in K, so ``D[K + R] - D[K] - D[R]`` is noise; for
+the complex step, its own noise, which does not grow with f's value). A claim is called
+"correct" only where that tolerance, and the resolution of the guard that vouches for the
+complex step, are small (at most POWER, 1e-2) beside the derivative in every entry, so
+that a zero, halved or negated claim would have been rejected; otherwise the verdict is
+"undecided", saying why and what would decide it. A derivative that is zero to within the
+complex step's own rounding passes a zero claim. When the numeric side cannot decide at
+all (not finite, f not differentiable at X, a claim that is not finite) the verdict is
+"undecided" too. When the claim fails, the same directions test alternative readings of it
+(row-major order, input indices first, a transpose, an untransposed Kronecker factor, a
+missing symmetrisation, the adjoint, a sign, a factor): the first reading that fits names
+the mistake.
 """
 
 from __future__ import annotations
@@ -25,23 +32,35 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from mdcalc._validation import as_count, as_point, evaluate, is_sparse, refuse_masked, shape_str
+from mdcalc._validation import (
+    all_finite,
+    as_count,
+    as_point,
+    check_size,
+    evaluate,
+    is_sparse,
+    refuse_masked,
+    shape_str,
+)
 from mdcalc.layouts import sympy_order_to_book
 from mdcalc.numeric import (
     EPS,
-    NON_ANALYTIC,
+    NOISE_SHARE,
+    NotAnalytic,
     central_along,
     central_unreliable,
     check_output,
     complex_along,
     entry_noise,
+    guard_resolution,
     kinked,
-    linearity_noise,
-    non_analytic,
+    linearity_defect,
+    own_scale,
+    relative_floor,
 )
 from mdcalc.vectorization import matrix_to_tensor
 
-__all__ = ["CheckResult", "check_derivative", "self_check"]
+__all__ = ["CheckResult", "check_derivative", "self_check", "POWER"]
 
 Reading = Callable[[np.ndarray], np.ndarray]
 NumericMethod = Literal["complex-step", "central"]
@@ -50,12 +69,20 @@ _KRON_DIAGNOSIS_LIMIT = 4_000_000
 # More random directions than this add nothing but time.
 MAX_DIRECTIONS = 100
 # Besides rtol relative to each entry, differences up to NOISE_FACTOR times the numeric
-# noise (the linearity defect of the numeric derivative, and the estimated error of
-# central differences) plus FLOOR_ULPS rounding units of the derivative's scale pass.
+# noise of that entry plus FLOOR_ULPS rounding units of its own scale pass. Differences
+# beyond that, but within FLOOR_ULPS rounding units of the largest entry (a claim may
+# round like its largest entries), are neither passed nor failed: undecided.
 NOISE_FACTOR = 100.0
 FLOOR_ULPS = 256.0
+# "Correct" needs power: in every entry the tolerance that accepted the claim (and the
+# guard's resolution, for the complex step) is at most POWER of the derivative there.
+POWER = 1e-2
+# Above this share of the derivative, a "correct" verdict says how far the check could see.
+_ASSURANCE_NOTE = 1e-6
 # How many triples (K_i, R, K_i + R) sample the linearity defect.
 _NOISE_PAIRS = 3
+# Random symmetric M for the symmetrisation test (directions X M).
+_SYMMETRIC_PROBES = 3
 
 
 @dataclass(frozen=True)
@@ -65,26 +92,34 @@ class CheckResult:
     Attributes
     ----------
     ok : bool
-        Whether the claim matches the numeric derivative in every direction tried.
+        Whether the claim matches the numeric derivative in every direction tried, with
+        the power to have rejected a wrong one (see ``verdict``).
     max_error : float
         Largest relative error ``max|claimed - numeric| / max|numeric|`` over the
         directions (``inf`` when the claim has the wrong shape).
     message : str
-        The verdict in words; for a wrong claim, what kind of mistake it is, if known.
+        The verdict in words; for a wrong claim, what kind of mistake it is, if known;
+        for an undecided one, why, and what would decide it.
     form : str
         How the claim was read: ``"tensor"``, ``"gradient"``, ``"matrix"``, ``"callable"``,
         or ``"unrecognised"`` (wrong shape).
     mistake : str or None
         A short name of the recognised mistake (``"row-major"``, ``"input-first"``,
-        ``"transpose"``, ``"kronecker-factor"``, ``"adjoint"``, ``"zero"``, ``"sign"``,
-        ``"scale"``, ``"shape"``), ``None`` when correct or not recognised.
+        ``"transpose"``, ``"kronecker-factor"``, ``"symmetrisation"``, ``"adjoint"``,
+        ``"zero"``, ``"sign"``, ``"scale"``, ``"shape"``), ``None`` when correct or not
+        recognised.
     method : str
         The numeric method used: ``"complex-step"`` or ``"central"``.
     verdict : str
-        ``"correct"``, ``"wrong"`` or ``"undecided"``: the numeric derivative cannot
-        decide (it is not finite, f is not differentiable at X, the claim is not finite,
-        or the numeric noise is larger than the tolerance). An undecided result is falsy,
-        its ``max_error`` is nan, and its message starts with "undecided:" and says why.
+        ``"correct"``, ``"wrong"`` or ``"undecided"``. "correct" only when the check had
+        the power to reject: in every entry the tolerance that accepted the claim is
+        small beside the derivative (a zero, halved or negated claim would have been
+        "wrong"). "undecided" when the numbers cannot decide: the numeric derivative is
+        not finite, f is not differentiable at X, the claim is not finite, or the
+        tolerance is not small beside the derivative (f's value large beside it, a
+        multi-scale output, a guard that cannot see what it guards). An undecided result
+        is falsy, its ``max_error`` is nan, and its message starts with "undecided:" and
+        says why.
     """
 
     ok: bool
@@ -134,7 +169,11 @@ def check_derivative(
         scalar f this is the gradient, shaped like X); the vec-Jacobian matrix, shape
         ``(f(X).size, X.size)`` with column-major vec; or a callable ``K -> DF(X)[K]``.
     method : {"auto", "complex-step", "central"}
-        Numeric method; "auto" uses the complex step when f is complex-analytic.
+        Numeric method. "auto" (the default) uses the complex step where f carries
+        complex numbers faithfully (verified by real differences, the guard), central
+        differences where not. "complex-step" relies on the complex step even where the
+        guard cannot confirm it to the needed precision (it still refuses an f the guard
+        shows not to be complex-analytic): pass it when you know f is analytic.
     rtol : float, optional
         Relative tolerance; 1e-8 for the complex step, 1e-5 for central differences.
     n_directions : int
@@ -153,22 +192,34 @@ def check_derivative(
     ValueError
         If X is not a finite real non-empty vector or matrix, f(X) is not finite, f's
         output changes shape, an option is out of range (rtol in (0, 1), n_directions
-        in [1, 100], seed >= 0), or ``method="complex-step"`` for an f that is not
-        complex-analytic.
+        in [1, 100], seed >= 0), a claimed array is too large to apply, or
+        ``method="complex-step"`` for an f that is not complex-analytic.
     TypeError
         If f or the claim does not give real numbers (ragged, masked, complex or
         non-numeric arrays), or an option has the wrong type.
 
     Notes
     -----
-    Accuracy: the claim is "correct" when, in every direction, each entry of its
-    ``DF(X)[K]`` is within rtol of the numeric one, or within 100 times the measured
-    numeric noise of that entry (at least 1e-4 of the median entry's) plus 256 eps of the
-    largest entry. So a claim off by more than rtol in an entry that is not dwarfed
-    (below about 1e-10) by the largest entries is "wrong"; for the complex step the noise
-    also covers what its guard against non-analytic pieces could not see. The numeric
-    derivative itself is exact to rounding (complex step) or good to about 1e-10
-    (central). The verdict does not depend on the machine beyond that.
+    "Correct" means the check had the power to reject. In every direction, each entry
+    of the claim's ``DF(X)[K]`` must be within its tolerance of the numeric one: rtol of
+    the entry, plus 100 times the numeric noise measured in that entry (at least 1e-4 of
+    the median entry's, relative), plus 256 eps of the entry's own scale. The claim is
+    then "correct" only if that tolerance, and the resolution of the guard (what a
+    non-analytic piece of f could hide from the complex step), are at most 1e-2 of the
+    derivative in every entry, and the largest relative error is within rtol; entries
+    that are zero to within their noise count beside the largest entry (or, for a
+    derivative zero everywhere, beside f's own scale ``|f(X)| / |X|``, complex step
+    only). A claim off by more than its tolerance, and by more than 256 eps of the
+    largest entry and the guard's resolution, is "wrong"; in between, "undecided".
+
+    Accuracy: for the complex step the noise is its own rounding (it does not grow with
+    f's value), so a claim off by more than rtol = 1e-8 in any entry is "wrong" unless
+    the entry is below about 1e-13 of the largest, where a rounding error of the claim
+    cannot be told from a mistake. Central differences (for f that are not
+    complex-analytic) resolve about 1e-10 of the derivative's scale; where f's value is
+    large beside its derivative their noise grows as ``eps |f| / step`` and the verdict
+    becomes "undecided". The guard compares the complex step with central differences at
+    X and, where those are too noisy, over a wide step (see :mod:`mdcalc.numeric`).
 
     Examples
     --------
@@ -183,6 +234,16 @@ def check_derivative(
     >>> result = check_derivative(f, H, np.kron(A, W.T))
     >>> result.mistake
     'row-major'
+
+    A gradient checked near the optimum of a loss whose value is large beside it:
+
+    >>> rng = np.random.default_rng(0)
+    >>> M, b = rng.standard_normal((500, 3)), rng.standard_normal(500)
+    >>> loss = lambda x: 0.5 * np.sum((M @ x - b) ** 2) + 1e10
+    >>> x = np.linalg.lstsq(M, b, rcond=None)[0] + 0.01
+    >>> grad = M.T @ (M @ x - b)
+    >>> check_derivative(loss, x, grad).verdict, check_derivative(loss, x, 0 * grad).verdict
+    ('correct', 'wrong')
     """
     X_ = as_point("X", X)
     n_directions, seed = checker_options(method, n_directions, seed, rtol)
@@ -192,63 +253,24 @@ def check_derivative(
     rng = np.random.default_rng(seed)
     directions = [rng.standard_normal(in_shape) for _ in range(n_directions)]
     R = rng.standard_normal(in_shape)  # with K_i + R, it measures the numeric noise
-    numeric, used, noise, doubt = _numeric(f, X_, F0, directions, R, method)
-    context = _context(out_shape, in_shape, directions, numeric, noise, used,
-                       rtol if rtol is not None else (1e-8 if used == "complex-step" else 1e-5))
-    rtol, atol, scale = context.rtol, context.atol, context.scale
+    numeric = _numeric(f, X_, F0, directions, R, method)
+    default_rtol = 1e-8 if numeric.method == "complex-step" else 1e-5
+    context = _context(out_shape, in_shape, directions, numeric,
+                       rtol if rtol is not None else default_rtol)
+    context.point = X_
     noun = _FORM_NOUN.get(form, "claim")
-    if doubt is not None:
-        return context.undecided(doubt, form)
+    if numeric.doubt is not None:
+        return context.undecided(numeric.doubt, form)
     if reading is None:
         return _shape_failure(context, claimed)
-    if form != "callable" and not np.all(np.isfinite(_as_claim_array(claimed))):
+    if form != "callable" and not all_finite(_as_claim_array(claimed)):
         return context.undecided(_NON_FINITE_CLAIM.format(noun=noun), form)
     values = [_apply(reading, K, out_shape) for K in directions]
     if isinstance(values[0], str):
         return context.result(False, np.inf, values[0], form, "shape")
     if not all(np.all(np.isfinite(v)) for v in values):
         return context.undecided(_NON_FINITE_CLAIM.format(noun=noun), form)
-    error = context.error(values)
-    worst, where = _worst_entry(values, context.numeric, rtol, atol)
-    if worst <= 1:  # every entry within rtol of itself, or within the noise
-        if error <= rtol:
-            return context.result(
-                True,
-                error,
-                f"correct: the {noun} matches the numeric derivative in {n_directions} "
-                f"random directions (largest relative error {_describe_error(error)}, "
-                f"{used}).",
-                form,
-                None,
-            )
-        if all(np.all(np.abs(n) <= atol) for n in context.numeric):
-            return context.result(
-                True,
-                error,
-                f"correct: the derivative is zero to within the numeric noise "
-                f"({float(atol.max(initial=0.0)):.1e}, "
-                f"{used}), and so is the {noun} in {n_directions} random directions.",
-                form,
-                None,
-            )
-        return context.undecided(
-            f"the numeric derivative is too noisy here to decide at rtol={rtol:g}: the "
-            f"{noun} differs from it by up to {error:.1e} of its scale, within the "
-            f"numeric noise ({float(atol.max(initial=0.0)):.1e} against a scale of "
-            f"{scale:.1e}); check at a "
-            "better-conditioned point, or with a larger rtol.",
-            form,
-        )
-    mistake, why = _diagnose(context, claimed, form, values)
-    message = (
-        f"wrong: the {noun} does not match the derivative (largest relative error {error:.2g})."
-    )
-    if error <= rtol:  # wrong in entries small beside others: say which
-        message = (
-            f"wrong: the {noun} does not match the derivative (largest relative error "
-            f"{error:.2g} of the largest entry, but {where})."
-        )
-    return context.result(False, error, f"{message} {why}", form, mistake)
+    return context.verdict(values, form, noun, lambda: _diagnose(context, claimed, form, values))
 
 
 _NON_FINITE_CLAIM = (
@@ -257,24 +279,17 @@ _NON_FINITE_CLAIM = (
 )
 
 
-def _worst_entry(
-    values: list[np.ndarray], numeric: list[np.ndarray], rtol: float, atol: np.ndarray
-) -> tuple[float, str]:
-    """The largest ``|got - want| / (rtol |want| + atol)`` over entries and directions."""
-    worst, where = 0.0, ""
-    for got, want in zip(values, numeric, strict=True):
-        with np.errstate(all="ignore"):
-            ratio = np.abs(got - want) / (rtol * np.abs(want) + atol)
-        ratio = np.where(np.abs(got - want) == 0, 0.0, ratio)
-        if ratio.size and float(ratio.max()) > worst:
-            i = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
-            worst = float(ratio.max())
-            entry = tuple(int(n) for n in i)
-            where = (
-                f"output entry {entry} is off by {abs(got[i] - want[i]):.2g} where the "
-                f"derivative is {want[i]:.2g}"
-            )
-    return worst, where
+@dataclass
+class _Numeric:
+    """The numeric side of a check: DF(X)[K_i] for the directions, and how far to trust it."""
+
+    values: list[np.ndarray]
+    method: NumericMethod
+    noise: np.ndarray  # per output entry
+    guard: np.ndarray  # per output entry: what a non-analytic piece could hide (0: nothing)
+    doubt: str | None  # why no claim can be checked, or None
+    natural: float | None  # f's own scale of a derivative (complex step only), or None
+    along: Callable[[np.ndarray], np.ndarray]  # DF(X)[K] by the same method, for diagnosis
 
 
 def _numeric(
@@ -284,48 +299,53 @@ def _numeric(
     directions: list[np.ndarray],
     R: np.ndarray,
     method: str,
-) -> tuple[list[np.ndarray], NumericMethod, np.ndarray, str | None]:
-    """DF(X)[K] for each direction: values, method used, noise, and a doubt (or None).
+) -> _Numeric:
+    """DF(X)[K] for each direction, with the method used, its noise, the guard's resolution
+    and a doubt (or None).
 
     The linearity defects of (K_i, R, K_i + R) for the first few directions measure the
-    noise. The complex step is used when f carries complex numbers and agrees, entry by entry in
-    every direction, with central differences; a forced complex step that disagrees is
-    refused. The noise is per output entry: the central differences' estimated error and
-    linearity defects (at least NOISE_SHARE of the largest), and for the complex step
-    also its largest linearity defect (rounding, relative to f's largest values).
+    noise. The complex step is used when f carries complex numbers and the guard
+    (:func:`mdcalc.numeric.guard_resolution`) does not contradict it; a forced complex
+    step that the guard contradicts is refused. Its noise is its own linearity defect
+    per output entry (rounding; it does not grow with f's value), and the guard's
+    resolution is what a non-analytic piece could still hide (nothing when the complex
+    step is forced: the caller vouches for f). Central differences' noise is their
+    estimated error and linearity defects per entry.
     """
     n = len(directions)
     probe = directions + [R] + [K + R for K in directions[:_NOISE_PAIRS]]
     triples = [(i, n, n + 1 + i) for i in range(len(probe) - n - 1)]
-    exact: list[np.ndarray] | None = None
+    with np.errstate(all="ignore"):
+        central = [central_along(f, X, F0, K) for K in probe]
+    kinks = kinked(central, triples)  # analytic f have none: abs * 0 may agree
+    size = max(1.0, float(np.abs(X).max()))
     if method != "central":
         try:
             with np.errstate(all="ignore"):
                 exact = [complex_along(f, X, K, F0.shape) for K in probe]
-        except (TypeError, ValueError):
+                guard = guard_resolution(f, X, exact, central, probe, triples)
+            if method == "complex-step":
+                guard = np.zeros_like(guard)
+            noise = np.maximum(
+                np.max([linearity_defect(exact, *t) for t in triples], axis=0),
+                _complex_step_bias(f, X, F0, exact, probe),
+            )
+            noise = relative_floor(noise, own_scale(exact), NOISE_SHARE)
+            natural = float(np.abs(F0).max(initial=0.0)) / size * max(
+                float(np.abs(K).max(initial=0.0)) for K in directions
+            )
+            return _Numeric(exact[:n], "complex-step", noise, guard, _doubt(exact, kinks),
+                            natural, lambda K: complex_along(f, X, K, F0.shape))
+        except (TypeError, NotAnalytic):
             if method == "complex-step":
                 raise
-    with np.errstate(all="ignore"):
-        central = [central_along(f, X, F0, K) for K in probe]
     values = [c[0] for c in central]
-    if exact is not None:
-        rough = entry_noise(central, triples)
-        if not non_analytic(exact, central, rough):
-            # What the guard could not see (GUARD_FACTOR = NOISE_FACTOR times the central
-            # noise) cannot be told apart either: a claim within it is not called wrong.
-            noise = np.maximum(rough, max(linearity_noise(exact, *t) for t in triples))
-            kinks = kinked(central, triples)  # analytic f have none: abs * 0 may agree
-            return exact[:n], "complex-step", noise, _doubt(exact, kinks)
-        if method == "complex-step":
-            raise ValueError(NON_ANALYTIC)
     with np.errstate(all="ignore"):
         noise = entry_noise(central, triples)
-        size = max(1.0, float(np.abs(X).max()))
         unreliable = any(
             np.any(central_unreliable(c[0], c[1], F0, np.abs(K).sum() / size))
             for c, K in zip(central, probe, strict=True)
         )
-    kinks = kinked(central, triples)
     doubt = _doubt(values, kinks)
     if doubt is None and unreliable:
         doubt = (
@@ -333,7 +353,33 @@ def _numeric(
             "about 6e-6 of |X|: an oscillation or a singularity nearby), so no claim can "
             "be checked; use a complex-analytic f, or another point."
         )
-    return values[:n], "central", noise, doubt
+    return _Numeric(values[:n], "central", noise, np.zeros_like(noise), doubt, None,
+                    lambda K: central_along(f, X, F0, K)[0])
+
+
+def _complex_step_bias(
+    f: Callable[..., Any], X: np.ndarray, F0: np.ndarray, exact: list[np.ndarray],
+    probe: list[np.ndarray],
+) -> np.ndarray:
+    """Per output entry, the rounding of the complex step that its linearity cannot show.
+
+    The complex step differentiates f as evaluated, real parts rounded: where f's value
+    comes from a cancellation (a residual A x - b of large terms), that rounding biases
+    DF(X)[K] the same way for every K, so ``D[K + R] - D[K] - D[R]`` does not see it.
+    Moving each entry of X by a relative 2^-30 (a random sign each) changes which way
+    each value rounds, and hardly the derivative: ``D(X + dX)[K] - 2 D(X)[K] +
+    D(X - dX)[K]`` is that rounding (the derivative's own change is of the order of
+    2^-60 of it)."""
+    signs = np.where(np.random.default_rng(2).random(X.shape) < 0.5, -1.0, 1.0)
+    dX = 2.0**-30 * signs * X
+    biases = []
+    with np.errstate(all="ignore"):
+        for D, K in zip(exact, probe, strict=True):
+            plus = complex_along(f, X + dX, K, F0.shape)
+            minus = complex_along(f, X - dX, K, F0.shape)
+            second = np.abs(plus - 2 * D + minus)
+            biases.append(np.where(np.isfinite(second), second, 0.0))
+    return np.max(biases, axis=0) if biases else np.zeros(F0.shape)
 
 
 def _doubt(values: list[np.ndarray], kinks: bool | None) -> str | None:
@@ -396,14 +442,29 @@ _FORM_NOUN = {
 
 @dataclass
 class _Context:
+    """What a checker compares against, and how it judges: the numeric values along the
+    directions, with per-entry tolerances, and the power rule (module docstring)."""
+
     out_shape: tuple[int, ...]
     in_shape: tuple[int, ...]
     directions: list[np.ndarray]
     numeric: list[np.ndarray]
     rtol: float
     method: str
-    atol: np.ndarray  # per output entry: what the numeric noise allows besides rtol
+    noise_tol: np.ndarray  # per output entry: NOISE_FACTOR noise + FLOOR_ULPS eps own scale
+    guard: np.ndarray  # per output entry: what a non-analytic piece could hide
+    own: np.ndarray  # per output entry: its largest size over the directions
     scale: float  # the largest numeric entry
+    natural: float | None  # the scale of a derivative of f, for a derivative zero everywhere
+    along: Callable[[np.ndarray], np.ndarray] | None = None  # DF(X)[K], numerically
+    words: str = ""  # the method, in words, for messages
+    what: str = "derivative"  # what is checked, for messages
+    point: np.ndarray | None = None  # X
+
+    @property
+    def band(self) -> float:
+        """Differences below this may be a claim's rounding at its largest entries' scale."""
+        return FLOOR_ULPS * EPS * self.scale
 
     def error(self, values: list[np.ndarray]) -> float:
         worst = 0.0
@@ -413,12 +474,210 @@ class _Context:
             worst = max(worst, diff / scale if scale > 0 else (np.inf if diff > 0 else 0.0))
         return worst
 
+    def compare(
+        self, values: list[np.ndarray], rtol: float | None = None
+    ) -> tuple[str | None, tuple[str, bool] | None]:
+        """Where a definite failure is (or None), and where an unclear difference is, with
+        whether the guard (not the band) leaves it unclear (or None).
+
+        Per entry, the tolerance is rtol |want| + noise_tol. A difference beyond it, and
+        beyond both the band and the guard's resolution, fails; one beyond the tolerance
+        but within the band or the guard is unclear.
+        """
+        rtol = self.rtol if rtol is None else rtol
+        failed: tuple[float, str] | None = None
+        unclear: tuple[float, str, bool] | None = None
+        for got, want in zip(values, self.numeric, strict=True):
+            with np.errstate(all="ignore"):
+                diff = np.abs(got - want)
+                tol = rtol * np.abs(want) + self.noise_tol
+                beyond = diff > tol
+                definite = beyond & (diff > tol + self.band) & (diff > self.guard)
+                ratio = np.where(diff == 0, 0.0, diff / np.maximum(tol, 1e-300))
+            if np.any(definite):
+                r = np.where(definite, ratio, -1.0)
+                i = np.unravel_index(int(np.argmax(r)), r.shape)
+                if failed is None or r[i] > failed[0]:
+                    failed = (float(r[i]), self._where(i, got, want))
+            if np.any(beyond & ~definite):
+                r = np.where(beyond & ~definite, ratio, -1.0)
+                i = np.unravel_index(int(np.argmax(r)), r.shape)
+                if unclear is None or r[i] > unclear[0]:
+                    guarded = bool(diff[i] > tol[i] + self.band)  # only the guard covers it
+                    unclear = (float(r[i]), self._where(i, got, want), guarded)
+        return (failed[1] if failed else None), (unclear[1:] if unclear else None)
+
+    @staticmethod
+    def _where(i: tuple[Any, ...], got: np.ndarray, want: np.ndarray) -> str:
+        entry = tuple(int(n) for n in i)
+        return (
+            f"output entry {entry} is off by {abs(got[i] - want[i]):.2g} where the "
+            f"derivative is {want[i]:.2g}"
+        )
+
     def fits(self, reading: Reading) -> bool:
-        """Whether DF[K] read this way matches the numeric derivative in every direction."""
+        """Whether DF[K] read this way matches the numeric derivative in every direction
+        (no difference beyond its tolerance and the band; the guard is not relied on)."""
         values = [_apply(reading, K, self.out_shape) for K in self.directions]
         if isinstance(values[0], str):
             return False
-        return _worst_entry(values, self.numeric, max(self.rtol, 1e-6), self.atol)[0] <= 1
+        return self.fits_values(values)
+
+    def fits_values(
+        self, values: list[np.ndarray], reference: list[np.ndarray] | None = None
+    ) -> bool:
+        """Whether ``values`` match ``reference`` (the numeric derivative by default) in
+        every direction, to max(rtol, 1e-6) of each entry, the noise and the band."""
+        rtol = max(self.rtol, 1e-6)
+        for got, want in zip(values, self.numeric if reference is None else reference,
+                             strict=True):
+            with np.errstate(all="ignore"):
+                if np.any(np.abs(got - want) > rtol * np.abs(want) + self.noise_tol + self.band):
+                    return False
+        return True
+
+    def power_gap(self) -> str | None:
+        """Why a claim that passed cannot be called correct (the check had no power to
+        reject a wrong one), or None."""
+        # rtol is the caller's own tolerance: the power asked of the check is that the
+        # numeric noise and the guard are small beside the derivative.
+        accepted = self.noise_tol
+        tolerance = np.maximum(accepted, self.guard)
+        resolved = tolerance <= POWER * self.own
+        zero = self.own <= self.noise_tol
+        if np.any(resolved & ~zero):
+            reference = float(self.own[resolved & ~zero].max())
+        else:
+            reference = self.natural or 0.0
+        gap = ~resolved & ~(zero & (tolerance <= POWER * reference))
+        if not np.any(gap):
+            return None
+        i = np.unravel_index(int(np.argmax(np.where(gap, tolerance / np.maximum(
+            self.own, 1e-300), -1.0))), gap.shape)
+        entry = tuple(int(n) for n in i)
+        at = f"output entry {entry}" if entry else "the derivative"
+        if self.guard[i] >= accepted[i]:
+            return (
+                f"the claim agrees with the complex step, but central differences confirm "
+                f"that f is complex-analytic only to within {self.guard[i]:.1e} here, which "
+                f"is not small beside the derivative ({self.own[i]:.1e} in {at}): f's "
+                "value is large beside its derivative, so real differences of f are "
+                "noisy. If f is complex-analytic (no abs, conj, real, max or comparisons), "
+                "pass method='complex-step' to rely on the complex step."
+            )
+        if zero.all() and self.natural is None:
+            return (
+                f"the {self.what} is zero to within the numeric noise ({tolerance[i]:.1e}, "
+                f"{self.words}), and central differences cannot tell a zero {self.what} "
+                "from one below their noise; use the complex step (a complex-analytic f) to "
+                "decide."
+            )
+        if self.own[i] < 1e-6 * self.scale:
+            cause = (
+                "the entry is small beside others, whose rounding reaches it; check those "
+                "entries on their own (a function of just those outputs)."
+            )
+        elif self.method == "central":
+            cause = (
+                "central differences round like f's value, which is large beside its "
+                "derivative here; use the complex step (a complex-analytic f), or another "
+                "point."
+            )
+        else:
+            cause = (
+                "f, as evaluated in floating point, rounds away part of its derivative here "
+                "(large values cancelling, as in a residual A x - b of large terms near an "
+                "optimum), and the complex step differentiates f as evaluated. Evaluate f "
+                "more accurately (centred or rescaled data), or check at a point where the "
+                "derivative is larger."
+            )
+        return (
+            f"the claim matches the numeric {self.what}, but the tolerance that accepted it "
+            f"({tolerance[i]:.1e} in {at}, from the numeric noise, {self.words}) is not "
+            f"small beside the {self.what} there ({self.own[i]:.1e}), so a wrong claim "
+            f"could have passed too: {cause}"
+        )
+
+    def assurance(self) -> str:
+        """A note for a "correct" verdict when the check could see only coarsely (its
+        noise or the guard's resolution above _ASSURANCE_NOTE of the derivative)."""
+        with np.errstate(all="ignore"):
+            seen = np.where(self.own > self.noise_tol,
+                            np.maximum(self.noise_tol, self.guard) / self.own, 0.0)
+        level = float(seen.max(initial=0.0))
+        if level <= _ASSURANCE_NOTE:
+            return ""
+        if float((np.where(self.own > 0, self.guard / np.maximum(self.own, 1e-300), 0)).max(
+                initial=0.0)) >= level:
+            return (f"; real differences of f confirm the complex step to {level:.0e} of "
+                    "the derivative here")
+        return f"; the numeric noise is {level:.0e} of the derivative here"
+
+    def verdict(
+        self, values: list[np.ndarray], form: str, noun: str,
+        diagnose: Callable[[], tuple[str | None, str]],
+        what: str = "derivative",
+    ) -> CheckResult:
+        """The verdict on a claim whose DF[K_i] are ``values``."""
+        self.what = what
+        error = self.error(values)
+        n = len(self.directions)
+        failed, unclear = self.compare(values)
+        if failed is not None:
+            mistake, why = diagnose()
+            message = f"wrong: the {noun} does not match the {what} (largest relative error {error:.2g})."
+            if error <= self.rtol:  # wrong in entries small beside others: say which
+                message = (
+                    f"wrong: the {noun} does not match the {what} (largest relative error "
+                    f"{error:.2g} of the largest entry, but {failed})."
+                )
+            return self.result(False, error, f"{message} {why}", form, mistake)
+        if unclear is not None:
+            unclear, guarded = unclear
+            return self.undecided(
+                f"the {noun} differs from the numeric {what} beyond its tolerance ({unclear}), "
+                + (f"but by no more than central differences can confirm the complex step "
+                   "here (f's value is large beside its derivative), which could explain "
+                   "it. If f is complex-analytic (no abs, conj, real, max or comparisons), "
+                   "pass method='complex-step' to rely on the complex step."
+                   if guarded else
+                   f"but by less than rounding at the scale of the largest entries "
+                   f"({self.band:.1e}), so a rounding error of the claim cannot be told "
+                   "from a mistake there. Check those entries on their own (a function of "
+                   "just those outputs)."),
+                form,
+            )
+        gap = self.power_gap()
+        if gap is not None:
+            return self.undecided(gap, form)
+        if np.all(self.own <= self.noise_tol):
+            return self.result(
+                True,
+                error,
+                f"correct: the {what} is zero to within the numeric noise "
+                f"({float(self.noise_tol.max(initial=0.0)):.1e}, {self.words}), and so is "
+                f"the {noun} in {n} random directions.",
+                form,
+                None,
+            )
+        if error <= self.rtol:
+            return self.result(
+                True,
+                error,
+                f"correct: the {noun} matches the numeric {what} in {n} random directions "
+                f"(largest relative error {_describe_error(error)}, {self.words}"
+                f"{self.assurance()}).",
+                form,
+                None,
+            )
+        return self.undecided(
+            f"the numeric {what} is too noisy here to decide at rtol={self.rtol:g}: the "
+            f"{noun} differs from it by up to {error:.1e} of its scale, within the "
+            f"numeric noise ({float(self.noise_tol.max(initial=0.0)):.1e} against a scale "
+            f"of {self.scale:.1e}); check at a better-conditioned point, or with a larger "
+            "rtol.",
+            form,
+        )
 
     def result(
         self, ok: bool, err: float, message: str, form: str, mistake: str | None
@@ -470,6 +729,8 @@ def _as_claim_array(claimed: Any, name: str = "claimed") -> np.ndarray:
         if np.any(arr.imag != 0):
             raise TypeError(f"{name} has complex entries: the derivative of a real f is real")
         arr = arr.real
+    if not (arr.flags.c_contiguous or arr.flags.f_contiguous):  # a view: applying it copies
+        check_size(arr.size, arr.itemsize, f"{name}, an array of shape {arr.shape}, copied")
     return arr
 
 
@@ -515,10 +776,17 @@ def _diagnose(
                 "It is off by a transpose: this is the denominator layout (one row per "
                 "input entry); the vec-Jacobian has one row per output entry, so use M.T.",
             ))
+            candidates.append(_symmetric_part_candidate(
+                _matrix_reading((M + M.T) / 2, out_shape), "matrix M", "(M + M^T) / 2"))
         candidates.extend(_kronecker_candidates(M, out_shape, in_shape))
     elif form == "tensor" and out_shape == in_shape:
         T = _as_claim_array(claimed)
         candidates.append(_input_first_candidate(T, out_shape, in_shape))
+        k = len(in_shape)
+        swapped = T.transpose(tuple(range(k, 2 * k)) + tuple(range(k)))
+        candidates.append(_symmetric_part_candidate(
+            lambda K: np.tensordot((T + swapped) / 2, K, axes=k), "tensor",
+            "its symmetric part (T + T with the two index groups swapped) / 2"))
     elif form == "gradient" and len(in_shape) == 2 and in_shape[0] == in_shape[1]:
         G = _as_claim_array(claimed)
         candidates.append((
@@ -529,8 +797,7 @@ def _diagnose(
             "not A).",
         ))
     elif form == "callable" and out_shape == in_shape:
-        adjoint_fits = _is_adjoint(context, claimed)
-        if adjoint_fits:
+        if _is_adjoint(context, claimed):
             return "adjoint", (
                 "It is the adjoint (the vector-Jacobian product G -> DF(X)^T[G], as in "
                 "backpropagation: for Z = A H W that is G -> A^T G W^T), not the derivative "
@@ -551,7 +818,62 @@ def _diagnose(
         return "scale", (
             f"It is off by a constant factor: it equals {factor:.6g} times the derivative."
         )
+    if out_shape == () and form in ("gradient", "callable") and _symmetric_directions_fit(
+        context, claimed, form
+    ):
+        return "symmetrisation", (
+            "It agrees with the derivative in the directions X M for every symmetric M "
+            "tried, and not in others: the classic missing symmetrisation. For "
+            "f = tr(Xᵀ A X) the gradient is (A + Aᵀ) X, not 2 A X (for f = xᵀ A x, "
+            "(A + Aᵀ) x, not 2 A x), unless A is symmetric."
+        )
     return None, "The error is not one of the classic mistakes this checker knows."
+
+
+def _symmetric_part_candidate(reading: Reading, what: str, part: str) -> tuple[str, Reading, str]:
+    return (
+        "symmetrisation",
+        reading,
+        f"Its symmetric part, {part}, is right, and it is not symmetric: the classic "
+        "missing symmetrisation. The derivative of x -> xᵀ A x is x -> (A + Aᵀ) x, so "
+        "the Jacobian of that gradient is A + Aᵀ, not 2 A, unless A is symmetric.",
+    )
+
+
+def _symmetric_directions_fit(context: _Context, claimed: Any, form: str) -> bool:
+    """For a scalar f: does the claim agree with DF(X) along X M (M random symmetric)?
+
+    A claim C = 2 A X where the gradient is G = (A + Aᵀ) X errs by E = (A - Aᵀ) X, with
+    Xᵀ E skew, so that <E, X M> = 0 for every symmetric M (and for full-column-rank X,
+    only such E do). Random directions see E; the directions X M do not.
+    """
+    if context.along is None:
+        return False
+    X = context.point
+    if X is None:
+        return False
+    rng = np.random.default_rng(1)
+    p = 1 if X.ndim == 1 else X.shape[1]
+    directions = []
+    for _ in range(_SYMMETRIC_PROBES if p > 1 else 1):
+        S = rng.standard_normal((p, p))
+        M = (S + S.T) / 2
+        directions.append(X * M[0, 0] if X.ndim == 1 else X @ M)
+    if form == "gradient":
+        G = _as_claim_array(claimed)
+        got = [np.asarray(np.sum(G * K)) for K in directions]
+    else:
+        got = [_as_claim_array(claimed(K.copy()), "the claimed linear map's value") for K in directions]
+    with np.errstate(all="ignore"):
+        want = [np.asarray(context.along(K)) for K in directions]
+    tol = max(context.rtol, 1e-6)
+    for g, w, K in zip(got, want, directions, strict=True):
+        if g.shape != w.shape or not np.all(np.isfinite(w)):
+            return False
+        if not np.all(np.abs(g - w) <= tol * np.abs(w) + context.noise_tol * max(
+                1.0, float(np.abs(K).max(initial=0.0))) + context.band):
+            return False
+    return True
 
 
 def _input_first_candidate(
@@ -613,15 +935,25 @@ def _kronecker_candidates(
 
 
 def _is_adjoint(context: _Context, claimed: Reading) -> bool:
-    """<claimed(K_s), K_t> == <K_s, DF[K_t]> for all pairs s, t: claimed is DF^T."""
-    for Ks in context.directions:
-        image = _as_claim_array(claimed(Ks.copy()), "the claimed linear map's value")
+    """<claimed(K_s), K_t> == <K_s, DF[K_t]> for all pairs s, t: claimed is DF^T, and DF is
+    not self-adjoint (else its adjoint is itself, and the claim is simply wrong)."""
+    images = [
+        _as_claim_array(claimed(K.copy()), "the claimed linear map's value")
+        for K in context.directions
+    ]
+    tol = max(context.rtol, 1e-6)
+    self_adjoint = True
+    for Ks, image, dKs in zip(context.directions, images, context.numeric, strict=True):
+        if image.shape != Ks.shape:
+            return False
         for Kt, dKt in zip(context.directions, context.numeric, strict=True):
-            lhs, rhs = float(np.sum(image * Kt)), float(np.sum(Ks * dKt))
-            scale = float(np.linalg.norm(Ks) * np.linalg.norm(dKt))
-            if abs(lhs - rhs) > max(context.rtol, 1e-6) * max(scale, 1e-300):
+            rhs = float(np.sum(Ks * dKt))
+            scale = max(float(np.linalg.norm(Ks) * np.linalg.norm(dKt)), 1e-300)
+            if abs(float(np.sum(image * Kt)) - rhs) > tol * scale:
                 return False
-    return True
+            if abs(float(np.sum(dKs * Kt)) - rhs) > tol * scale:
+                self_adjoint = False
+    return not self_adjoint
 
 
 def _common_factor(values: list[np.ndarray], numeric: list[np.ndarray]) -> float | None:
@@ -705,10 +1037,15 @@ def checker_options(method: str, n_directions: int, seed: int,
 
 
 def _context(out_shape: tuple[int, ...], in_shape: tuple[int, ...],
-             directions: list[np.ndarray], numeric: list[np.ndarray], noise: Any,
-             used: str, rtol: float) -> _Context:
-    """What a checker compares against: the numeric values along the directions, with the
-    tolerances (relative, and absolute from the measured noise and rounding)."""
-    scale = max(float(np.abs(n).max(initial=0.0)) for n in numeric)
-    atol = NOISE_FACTOR * noise + FLOOR_ULPS * EPS * scale
-    return _Context(out_shape, in_shape, directions, numeric, float(rtol), used, atol, scale)
+             directions: list[np.ndarray], numeric: Any, rtol: float,
+             words: str | None = None) -> _Context:
+    """What a checker compares against (a :class:`_Numeric`, or anything with its fields):
+    the numeric values along the directions, with the tolerances (relative, and from the
+    measured noise and each entry's own rounding) and the guard's resolution."""
+    values = numeric.values
+    own = own_scale(values)
+    scale = float(own.max(initial=0.0))
+    noise_tol = NOISE_FACTOR * numeric.noise + FLOOR_ULPS * EPS * own
+    return _Context(out_shape, in_shape, directions, values, float(rtol), numeric.method,
+                    noise_tol, numeric.guard, own, scale, numeric.natural, numeric.along,
+                    words or numeric.method)

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from mdcalc._validation import as_shape, c_contiguous, check_size, shape_str
+from mdcalc._validation import all_finite, as_shape, c_contiguous, check_size, shape_str
 from mdcalc.vectorization import matrix_to_tensor, tensor_to_matrix
 
 __all__ = [
@@ -379,8 +379,14 @@ def _substitutions(
 
 
 def _evaluate_real(derivative: Any, subs: Mapping[Any, Any]) -> np.ndarray:
-    """:func:`_evaluate`, refusing a result that is not real."""
+    """:func:`_evaluate`, refusing a result that is not real, or not finite."""
     arr = _evaluate(derivative, subs)
+    if not all_finite(arr):
+        raise ValueError(
+            "the expression overflows at these values: its value has entries that are "
+            "inf or nan (a float holds magnitudes up to about 1.8e308; exp overflows "
+            "beyond 709); evaluate it at smaller values, or rescale it"
+        )
     if np.iscomplexobj(arr):
         if np.any(arr.imag != 0):
             raise ValueError("sympy's derivative evaluated to complex numbers at these values")

@@ -1,14 +1,24 @@
 """Numeric differentiation: the Jacobian of any matrix function, to check closed forms.
 
-Two methods:
+Two methods, and ``"auto"`` (the default) to choose between them:
 
 ``"complex-step"``
     ``dF/dX[j, k] = Im F(X + i h E_jk) / h`` with h = 2^-66. No subtraction, so no
     cancellation: exact to rounding for any f that is complex-analytic (built from +, -,
     @, inv, exp, tanh, log, ...; not abs, conj, real, max or comparisons). Every result is
-    verified against central differences, entry by entry, in random directions: a
-    function with a non-analytic piece anywhere (even a small one, even beside a large
-    analytic one) is refused with a clear error instead of differentiated wrongly.
+    verified against real differences of f, entry by entry, in random directions (the
+    guard): a function with a non-analytic piece anywhere (even a small one, even beside
+    a large analytic one) is refused with a clear error instead of differentiated
+    wrongly. First with central differences at X; where their noise is too large to
+    see a small piece (f's value large beside its derivative), also over a wide step:
+    ``(F(X + tK) - F(X - tK)) / 2t`` against the average of the complex-step derivative
+    over the segment, by Gauss-Legendre quadrature (equal for analytic f at any t, so
+    t can be large and f's rounding small beside the difference).
+``"auto"``
+    The complex step where f carries complex numbers faithfully (it accepts them,
+    returns complex values, and the guard agrees), central differences where it does
+    not (``abs``, ``np.linalg.slogdet``, real-only routines). The method used is
+    reported: results are :class:`NumericArray` s with a ``.method`` attribute.
 ``"central"``
     ``(F(X + t E_jk) - F(X - t E_jk)) / 2t`` at two steps per entry, ``t1 = eps^(1/3)
     max(1, |x|)`` and a smaller one relative to |x| (so that log at 1e-5 is right), keeping
@@ -32,6 +42,7 @@ refused before anything is allocated (see :func:`mdcalc._validation.check_size`)
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
@@ -40,10 +51,10 @@ from numpy.typing import ArrayLike
 
 from mdcalc._validation import as_point, check_size, evaluate, shape_str
 
-__all__ = ["jacobian", "directional_derivative", "METHODS", "COMPLEX_STEP"]
+__all__ = ["jacobian", "directional_derivative", "NumericArray", "METHODS", "COMPLEX_STEP"]
 
-Method = Literal["complex-step", "central"]
-METHODS: tuple[str, ...] = ("complex-step", "central")
+Method = Literal["auto", "complex-step", "central"]
+METHODS: tuple[str, ...] = ("auto", "complex-step", "central")
 # A central difference along a direction: (value, estimated error, kink gaps).
 Central = tuple[np.ndarray, np.ndarray, np.ndarray]
 COMPLEX_STEP = 2.0**-66  # about 1.4e-20; a power of two, so scaling by it is exact
@@ -58,12 +69,27 @@ CACHE_BATCH_BYTES = 4 * 2**20
 # this many times their estimated error (plus this relative slack, per entry).
 GUARD_FACTOR = 100.0
 GUARD_RTOL = 1e-8
+# Where the guard at X resolves only worse than this share of an entry's scale, it also
+# compares over a wide step: relative steps WIDE_STEP / 8^k, k < WIDE_TRIES (the best
+# kept), with WIDE_FACTOR times its noise (which is already an upper bound: 4 eps |f|
+# per value, where rounding is eps |f| / 2).
+GUARD_WANTED = 1e-6
+WIDE_STEP = 2.0**-2
+WIDE_TRIES = 7
+WIDE_FACTOR = 10.0
+_GAUSS = {n: np.polynomial.legendre.leggauss(n) for n in (2, 3)}
+# An imaginary part below this has lost digits (it is subnormal, or nearly).
+TINY_IMAG = float(np.finfo(float).tiny) / EPS
 # Jump of the one-sided slopes, relative to the entry's derivative, above which f is not
 # differentiable at X (if the jump also stands out of f's rounding noise).
 KINK_RTOL = 1e-9
 # jacobian and directional_derivative refuse central differences whose estimated error
-# is above this, relative to the entry (see _check_central).
+# is above CENTRAL_RTOL of the entry plus CENTRAL_RTOL * CENTRAL_SHARE of the largest.
 CENTRAL_RTOL = 1e-6
+CENTRAL_SHARE = 1e-2
+# A central-difference derivative whose largest entry is above this many times the
+# largest estimated error stands out of f's rounding, and is held to relative accuracy.
+STANDS_OUT = 3.0
 # A central difference along K moving all of X with one step is kept when its estimated
 # error is below this share of each entry (plus 1e-4 of the largest) beyond rounding;
 # else X moves in bands.
@@ -72,9 +98,47 @@ ACCEPT_RTOL = 1e-8
 NOISE_SHARE = 1e-4
 
 
-def _check_method(method: Any) -> None:
+class NumericArray(np.ndarray):
+    """A numpy array that says which numeric method computed it: ``.method`` is
+    ``"complex-step"`` or ``"central"``. It prints, compares and computes as a plain
+    array; arithmetic on it gives plain arrays (the method describes this one only).
+
+    >>> import numpy as np
+    >>> from mdcalc import jacobian
+    >>> J = jacobian(np.abs, np.array([1.0, -2.0]))  # abs: not complex-analytic
+    >>> J.method
+    'central'
+    """
+
+    method: str | None
+
+    def __new__(cls, values: np.ndarray, method: str) -> NumericArray:
+        out = np.asarray(values).view(cls)
+        out.method = method
+        return out
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self.method = getattr(obj, "method", None)
+
+    def __array_wrap__(self, array: Any, context: Any = None, return_scalar: bool = False) -> Any:
+        plain = np.asarray(array).view(np.ndarray)
+        return plain[()] if return_scalar else plain
+
+    def __repr__(self) -> str:
+        return repr(self.view(np.ndarray))
+
+    def __reduce__(self) -> Any:  # pickles as a plain array
+        return self.view(np.ndarray).__reduce__()
+
+
+class NotAnalytic(ValueError):
+    """The guard found the complex step contradicted by real differences of f."""
+
+
+def _check_method(method: Any) -> str:
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    return method
 
 
 def check_output(F0: np.ndarray) -> np.ndarray:
@@ -279,38 +343,170 @@ def entry_noise(
     errors: bool = True,
 ) -> np.ndarray:
     """Per output entry, the noise of central differences: their linearity defects (and
-    estimated errors), at least ``share`` of the median entry's (one sample of an entry's
-    noise can be small by chance; a share of the median still lets a piece much smaller
-    than the other entries be seen, and ignores entries where central differences fail).
+    estimated errors), at least ``share`` of the median entry's relative noise times the
+    entry's own scale (one sample of an entry's noise can be small by chance; a share of
+    the median, relative, still lets a piece much smaller than the entry be seen, lets
+    entries of very different sizes keep their own noise, and ignores entries where
+    central differences fail).
     """
     values = [c[0] for c in central]
     parts = [linearity_defect(values, *t) for t in triples]
     if errors:
         parts.append(np.max(np.nan_to_num(np.stack([c[1] for c in central]), nan=0.0), axis=0))
     noise = np.max(parts, axis=0)
-    return np.maximum(noise, share * float(np.median(noise)) if noise.size else 0.0)
+    return relative_floor(noise, own_scale(values), share)
 
 
-def non_analytic(
+def own_scale(values: list[np.ndarray]) -> np.ndarray:
+    """Per output entry, its largest size over the directions (nan and inf ignored)."""
+    with np.errstate(invalid="ignore"):
+        stacked = np.abs(np.stack(values))
+    return np.max(np.where(np.isfinite(stacked), stacked, 0.0), axis=0)
+
+
+def relative_floor(noise: np.ndarray, scale: np.ndarray, share: float) -> np.ndarray:
+    """``noise``, raised to ``share`` times the median noise-to-scale ratio times each
+    entry's scale (entries of scale 0 keep their own noise)."""
+    if share == 0 or not noise.size:
+        return noise
+    positive = scale > 0
+    if not np.any(positive):
+        return noise
+    ratio = float(np.median(noise[positive] / scale[positive]))
+    return np.maximum(noise, share * ratio * scale)
+
+
+def guard_resolution(
+    f: Callable[..., Any],
+    X: np.ndarray,
     exact: list[np.ndarray],
     central: list[Central],
-    noise: np.ndarray,
-) -> bool:
-    """Whether complex-step and central values disagree in any entry of any direction.
+    probe: list[np.ndarray],
+    triples: list[tuple[int, int, int]],
+) -> np.ndarray:
+    """Check complex-step values against real differences of f; return what could hide.
 
-    Each entry is compared on its own: the tolerance is GUARD_FACTOR times the central
-    value's estimated error plus its noise (:func:`entry_noise`), plus GUARD_RTOL of the
-    entry itself, so a non-analytic piece is seen however small, and beside however large
-    a piece (down to about 1e-11 of it).
+    ``exact[i]`` and ``central[i]`` are DF(X)[K_i] by the complex step and by central
+    differences along ``probe[i]``. Raises :class:`NotAnalytic` (a ValueError) where they
+    disagree beyond GUARD_FACTOR times the central noise (plus GUARD_RTOL of the entry,
+    and 1e3 eps of the entry's own scale): f is not complex-analytic, or the complex step
+    underflows (then the message says so). Returns, per output entry (the largest over
+    the directions), the disagreement that could have escaped: the guard's resolution.
+    Where it is worse than GUARD_WANTED of the entry's scale (f's value large beside its
+    derivative makes central differences noisy), the wide comparison runs as well, and
+    the better resolution is returned.
     """
     values = [c[0] for c in central]
+    own = own_scale(values)
+    noise = entry_noise(central, triples)
+    tolerances = []
     with np.errstate(all="ignore"):
-        scale = max(float(np.nanmax(np.abs(v), initial=0.0)) for v in values)
-        for e, (c, err, _) in zip(exact, central, strict=True):
-            tol = GUARD_FACTOR * (err + noise) + GUARD_RTOL * np.abs(c) + 1e3 * EPS * scale
+        for e, (c, err, _), K in zip(exact, central, probe, strict=True):
+            tol = GUARD_FACTOR * (err + noise) + GUARD_RTOL * np.abs(c) + 1e3 * EPS * own
             if not np.all(np.abs(e - c) <= tol):  # nan counts as a disagreement
-                return True
-    return False
+                _refuse_underflow(c, K)
+                raise NotAnalytic(NON_ANALYTIC)
+            tolerances.append(tol)
+    resolution = np.max(tolerances, axis=0)
+    wanted = GUARD_WANTED * np.maximum(own, 1e-3 * float(own.max(initial=0.0)))
+    if np.all(resolution <= wanted):
+        return resolution
+    wide = _wide_resolution(f, X, central, noise, own, probe)
+    return resolution if wide is None else np.minimum(resolution, wide)
+
+
+def _refuse_underflow(central_value: np.ndarray, K: np.ndarray) -> None:
+    """A disagreement of the complex step because its imaginary parts underflow: say so."""
+    size = float(np.abs(K).max(initial=0.0))
+    scale = float(np.nanmax(np.abs(central_value), initial=0.0))
+    if size == 0 or not np.isfinite(scale):
+        return
+    h = COMPLEX_STEP * 2.0 ** -np.ceil(np.log2(size))
+    if 0 < scale * h < TINY_IMAG:
+        raise NotAnalytic(
+            f"the complex step underflows here: f's derivative (about {scale:.0e}) times "
+            f"the step (about {h:.0e}) is below the smallest normal float, so its "
+            "imaginary parts lose their digits; scale f up by a power of ten (and the "
+            "claim with it), or use method='central'"
+        )
+
+
+def _wide_resolution(
+    f: Callable[..., Any],
+    X: np.ndarray,
+    central: list[Central],
+    noise: np.ndarray,
+    own: np.ndarray,
+    probe: list[np.ndarray],
+) -> np.ndarray | None:
+    """The guard over a wide step: ``(F(X + tK) - F(X - tK)) / 2t`` against the mean of
+    the complex-step derivative over the segment (3-point Gauss-Legendre, its error
+    estimated by the 2-point rule). For analytic f they are equal at any t, so t can be
+    large and f's rounding small beside the difference; but f's values (and rounding)
+    grow with t, and the quadrature needs the derivative smooth on the segment: steps
+    WIDE_STEP |X| / 8^k are tried, and the one with the smallest tolerance kept (the
+    first that resolves GUARD_WANTED of each entry will do). Three directions are enough
+    (K, R, K + R: its resolution scales with |K|, like the others'). Raises
+    NotAnalytic where they disagree at any step tried; returns the resolution per entry,
+    or None where no step works (f leaves its domain, or its derivative varies too fast)."""
+    size = max(1.0, float(np.abs(X).max()))
+    wanted = GUARD_WANTED * np.maximum(own, 1e-3 * float(own.max(initial=0.0)))
+    resolutions = []
+    for (_, err, _), K in list(zip(central, probe, strict=True))[:3]:
+        norm = float(np.abs(K).max(initial=0.0))
+        if norm == 0.0:
+            continue
+        small_step = CENTRAL_STEP * size / norm
+        best: np.ndarray | None = None
+        worse = 0
+        for k in range(WIDE_TRIES):
+            t = WIDE_STEP * size / norm / 8.0**k
+            out = _wide_one(f, X, K, t, (err + noise) * (small_step / t), own)
+            if out is None:
+                continue
+            disagreement, tol = out
+            if not np.all(disagreement <= tol):
+                raise NotAnalytic(NON_ANALYTIC)
+            if best is None or float(np.max(tol - best)) < 0:
+                best, worse = np.minimum(tol, best) if best is not None else tol, 0
+                if np.all(best <= wanted):
+                    break
+            else:
+                worse += 1
+                if worse == 2:  # the tolerance grows again as the step shrinks: done
+                    break
+        if best is None:
+            return None
+        resolutions.append(best)
+    return np.max(resolutions, axis=0) if resolutions else None
+
+
+def _wide_one(
+    f: Callable[..., Any], X: np.ndarray, K: np.ndarray, t: float, measured: np.ndarray,
+    own: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """One wide comparison along K at step t: (disagreement, tolerance), or None."""
+    shape = own.shape
+    with np.errstate(all="ignore"):
+        try:
+            plus = _real_output(evaluate(f, X + t * K, shape))
+            minus = _real_output(evaluate(f, X - t * K, shape))
+            means = []
+            for n in (3, 2):
+                nodes, weights = _GAUSS[n]
+                ds = [complex_along(f, X + s * t * K, K, shape) for s in nodes]
+                means.append(sum(w * d for w, d in zip(weights, ds, strict=True)) / 2)
+        except (TypeError, ValueError):
+            return None
+        quotient = (plus - minus) / (2 * t)
+        mean, quadrature = means[0], np.abs(means[0] - means[1])
+        rounding = 4 * EPS * (np.abs(plus) + np.abs(minus)) / (2 * t) + measured
+        if not (np.all(np.isfinite(quotient)) and np.all(np.isfinite(mean))):
+            return None
+        if not np.all(quadrature <= np.maximum(rounding, 1e-9 * own)):
+            return None  # the derivative varies on a scale below t: try a smaller one
+        tol = WIDE_FACTOR * (rounding + quadrature) + GUARD_RTOL * np.abs(mean) + 1e3 * EPS * own
+        return np.abs(quotient - mean), tol
 
 
 def _guard_directions(shape: tuple[int, ...]) -> list[np.ndarray]:
@@ -327,8 +523,8 @@ NON_ANALYTIC = (
 
 
 def directional_derivative(
-    f: Callable[..., Any], X: ArrayLike, K: ArrayLike, method: Method = "complex-step"
-) -> np.ndarray:
+    f: Callable[..., Any], X: ArrayLike, K: ArrayLike, method: Method = "auto"
+) -> NumericArray:
     """The derivative of f at X in the direction K, ``DF(X)[K]``.
 
     Parameters
@@ -337,60 +533,82 @@ def directional_derivative(
         Takes an array shaped like X (a copy) and returns a numpy array or scalar.
     X, K : array_like, 1-D or 2-D, real, finite, same shape
         The point, and the direction.
-    method : {"complex-step", "central"}
-        See :mod:`mdcalc.numeric`.
+    method : {"auto", "complex-step", "central"}
+        See :mod:`mdcalc.numeric`; "auto" uses the complex step where f carries complex
+        numbers faithfully, else central differences.
 
     Returns
     -------
-    numpy.ndarray, shape ``f(X).shape``
+    NumericArray, shape ``f(X).shape``
+        ``.method`` says which method was used.
 
     Raises
     ------
     ValueError
         If X or K is not a finite real vector or matrix, their shapes differ, f(X) or
-        the result is not finite, f is not differentiable at X (central), or f is not
-        complex-analytic (complex step).
+        the result is not finite, f is not differentiable at X, central differences
+        cannot resolve the result, or (``method="complex-step"``) f is not
+        complex-analytic or the complex step underflows.
     TypeError
-        If f does not return a numeric array, or (complex step) cannot carry complex
-        numbers.
+        If f does not return a numeric array, or (``method="complex-step"``) cannot carry
+        complex numbers.
 
     Notes
     -----
     Accuracy. Complex step: exact to rounding for analytic f (about 1e-15 of each entry,
-    plus ``h^2 f'''`` with h = 2^-66). It is verified against central differences along
-    K, R and K + R, entry by entry, and refused (ValueError) where they disagree: a
-    non-analytic piece is caught when it changes an entry by more than about 1e-8 of
-    that entry and of the central differences' error (a piece below 1e-8 of the largest
-    entries may escape). Central: about 1e-10 of the entries' scale for smooth f (two
-    steps per band of X, the better kept per entry); refused (ValueError) where f is not
-    differentiable or the estimated error exceeds 1e-6 of the entry.
+    plus ``h^2 f'''`` with h = 2^-66). It is verified against real differences along K,
+    R and K + R (R random), entry by entry, and refused (ValueError) where they disagree:
+    a non-analytic piece is caught when it changes an entry by more than about 1e-8 of
+    that entry and 100 times the central differences' error there (over a wide step
+    where that error is large: f large beside its derivative). Central: about 1e-10 of
+    the entries' scale for smooth f (two steps per band of X, the better kept per
+    entry); refused (ValueError) where f is not differentiable, or where the estimated
+    error of an entry exceeds 1e-6 of it plus 1e-8 of the largest entry (f varies faster
+    than the step, or f's value is so large beside its derivative that its rounding
+    shows).
 
     Examples
     --------
     >>> import numpy as np
     >>> from mdcalc import directional_derivative
     >>> X, K = np.array([[1.0, 2.0], [3.0, 4.0]]), np.eye(2)
-    >>> directional_derivative(lambda X: X @ X, X, K)     # X K + K X
+    >>> D = directional_derivative(lambda X: X @ X, X, K)     # X K + K X
+    >>> D
     array([[2., 4.],
            [6., 8.]])
+    >>> D.method
+    'complex-step'
     """
-    _check_method(method)
+    method = _check_method(method)
     X_ = as_point("X", X)
     K_ = as_point("K", K)
     if K_.shape != X_.shape:
         raise ValueError(f"X is {shape_str(X_.shape)} but K is {shape_str(K_.shape)}")
     F0 = check_output(evaluate(f, X_))
     R = np.random.default_rng(1).standard_normal(X_.shape)
-    central = [central_along(f, X_, F0, D) for D in (K_, R, K_ + R)]
-    if method == "central":
-        value, err, _ = central[0]
-        kink = np.full(value.shape, kinked(central, [(0, 1, 2)]))
-        size = max(1.0, float(np.abs(X_).max())) / float(np.abs(K_).max(initial=0.0) or 1.0)
-        _check_central(value, err, kink, F0, size, None, X_.shape)
-    else:
-        exact = [complex_along(f, X_, D, F0.shape) for D in (K_, R, K_ + R)]
-        _guard(exact, central)
-        value = exact[0]
+    probe = [K_, R, K_ + R]
+    central = [central_along(f, X_, F0, D) for D in probe]
+    if kinked(central, [(0, 1, 2)]):
+        raise ValueError(NOT_DIFFERENTIABLE.format(where="along K or a random direction"))
+    if method != "central":
+        try:
+            exact = [complex_along(f, X_, D, F0.shape) for D in probe]
+            guard_resolution(f, X_, exact, central, probe, [(0, 1, 2)])
+            return NumericArray(_finite_result(exact[0]), "complex-step")
+        except (TypeError, NotAnalytic):
+            if method == "complex-step":
+                raise
+    value, err, _ = central[0]
+    _finite_result(value)
+    scale = float(np.abs(value).max(initial=0.0))
+    per_x = float(np.abs(K_).max(initial=0.0) or 1.0) / max(1.0, float(np.abs(X_).max()))
+    beside_f = bool(np.any(central_unreliable(value, err, F0, per_x)))
+    _check_central_error(err - CENTRAL_RTOL * np.abs(value), err, float(err.max(initial=0.0)),
+                         scale, beside_f, "along K")
+    return NumericArray(value, "central")
+
+
+def _finite_result(value: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(value)):
         raise ValueError("the directional derivative is not finite: f overflows near X")
     return value
@@ -405,10 +623,10 @@ NOT_DIFFERENTIABLE = (
 def jacobian(
     f: Callable[..., Any],
     X: ArrayLike,
-    method: Method = "complex-step",
+    method: Method = "auto",
     *,
     max_memory: int = DEFAULT_MAX_MEMORY,
-) -> np.ndarray:
+) -> NumericArray:
     """Numeric Jacobian of a matrix (or vector, or scalar) function f at X.
 
     Parameters
@@ -418,39 +636,46 @@ def jacobian(
         scalar) of a fixed shape. It need not accept stacks of inputs.
     X : array_like, 1-D or 2-D, real, finite, non-empty
         The point of differentiation.
-    method : {"complex-step", "central"}
-        See the module docstring. Complex-step is near machine precision but needs f to
-        accept complex input analytically; central works for any smooth real f.
+    method : {"auto", "complex-step", "central"}
+        See the module docstring. "auto" (the default): the complex step where f carries
+        complex numbers faithfully, else central differences. Complex-step is near
+        machine precision but needs f to accept complex input analytically; central
+        works for any smooth real f.
     max_memory : int
         Bound in bytes on the stacked inputs and outputs of one batch of perturbations.
 
     Returns
     -------
-    numpy.ndarray, shape ``f(X).shape + X.shape``
-        ``J[i, l, j, k] = dF[i, l] / dX[j, k]`` (output indices first).
+    NumericArray, shape ``f(X).shape + X.shape``
+        ``J[i, l, j, k] = dF[i, l] / dX[j, k]`` (output indices first); ``J.method``
+        says which method was used.
 
     Raises
     ------
     ValueError
         If X is not a finite real non-empty vector or matrix, f(X) or J is not finite,
-        f's output changes shape, f is not differentiable at X (central), the complex
-        step disagrees with central differences (f is not complex-analytic), the
-        Jacobian cannot fit in memory, or max_memory is not a positive int.
+        f's output changes shape, f is not differentiable at X, central differences
+        cannot resolve the Jacobian, the Jacobian cannot fit in memory, or max_memory is
+        not a positive int; with ``method="complex-step"``, if the complex step disagrees
+        with real differences (f is not complex-analytic) or underflows.
     TypeError
-        If f does not return a numeric array, or (complex-step) cannot carry complex
-        numbers.
+        If f does not return a numeric array, or (``method="complex-step"``) cannot carry
+        complex numbers.
 
     Notes
     -----
     Accuracy. Complex step: exact to rounding for analytic f, about 1e-15 of each entry
     (measured 1e-13 at worst on tanh, inverse and Gram examples). Every output entry is
-    checked against central differences in three random directions: a non-analytic
-    piece changing an entry by more than about 1e-8 of it (and of the central error of
-    the largest entries) is refused, not dropped. Central: about 1e-10 of the Jacobian's
-    scale for smooth f (measured 3e-10 at worst on the same examples), near 0 too
-    (relative steps); refused where f is not differentiable or where the estimated error
-    of an entry exceeds 1e-6 of it (plus 1e-6 of that output's |f(X)|, at least 1e-2 of
-    the largest, over max(1, |x|)).
+    checked against real differences in three random directions: a non-analytic piece
+    changing an entry by more than about 1e-8 of it, and 100 times the central
+    differences' error there, is caught (over a wide step where that error is large,
+    f's value being large beside its derivative): "auto" then uses central differences,
+    "complex-step" refuses. Central: about 1e-10 of the Jacobian's scale for smooth f
+    (measured 3e-10 at worst on the same examples), near 0 too (relative steps);
+    refused where f is not differentiable or where the estimated error of an entry
+    exceeds 1e-6 of it plus 1e-8 of the Jacobian's largest entry (f varies faster than
+    the step, or f's value is so large beside its derivative that its rounding shows:
+    a Jacobian that is zero up to rounding is refused too; the complex step resolves it).
 
     Examples
     --------
@@ -463,34 +688,75 @@ def jacobian(
     (2, 2, 2, 1)
     >>> float(J[1, 0, 0, 0])               # A[1, 0] * W[0, 0] = 3 * 5
     15.0
+    >>> J.method
+    'complex-step'
     """
-    _check_method(method)
+    method = _check_method(method)
     if isinstance(max_memory, bool) or not isinstance(max_memory, (int, np.integer)):
         raise TypeError(f"max_memory must be an int (bytes), got {type(max_memory).__name__}")
     if max_memory <= 0:
         raise ValueError(f"max_memory must be positive, got {max_memory}")
     X_ = as_point("X", X)
     F0 = check_output(evaluate(f, X_))
+    check_size(F0.size * X_.size, 8, f"the Jacobian ({F0.size} outputs x {X_.size} inputs)")
+    if method != "central":
+        try:
+            return NumericArray(_complex_jacobian(f, X_, F0, max_memory), "complex-step")
+        except (TypeError, NotAnalytic):
+            if method == "complex-step":
+                raise
+    return NumericArray(_central_jacobian(f, X_, F0, max_memory), "central")
+
+
+def _complex_jacobian(
+    f: Callable[..., Any], X_: np.ndarray, F0: np.ndarray, max_memory: int
+) -> np.ndarray:
+    """The complex-step Jacobian, guarded (NotAnalytic, TypeError when f cannot carry it)."""
     out_shape, n_in, n_out = F0.shape, X_.size, F0.size
-    check_size(n_out * n_in, 8, f"the Jacobian ({n_out} outputs x {n_in} inputs)")
-    complex_step = method == "complex-step"
-    if complex_step:
-        _evaluate_complex(f, X_.astype(complex), out_shape)  # a clear TypeError if f can't
+    _evaluate_complex(f, X_.astype(complex), out_shape)  # a clear TypeError if f can't
     x = X_.reshape(-1)
-    t1, t2 = _central_steps(x)
     flat = np.empty((n_out, n_in))  # row-major flat output index x row-major flat input index
     call = _Caller(f, X_.shape, out_shape)
-    width = 1 if complex_step else 4
-    per_perturbation = (16 if complex_step else 8) * (n_in + n_out) * width
-    for cols in _batches(n_in, per_perturbation, max_memory):
+    for cols in _batches(n_in, 16 * (n_in + n_out), max_memory):
         b, index = cols.stop - cols.start, np.arange(cols.start, cols.stop)
-        if complex_step:
-            stack = np.empty((b, n_in), dtype=complex)
-            stack[...] = x
-            stack[np.arange(b), index] += 1j * COMPLEX_STEP
-            rows = call(stack.reshape((b,) + X_.shape)).imag.reshape(b, n_out)
-            np.multiply(rows.T, 1.0 / COMPLEX_STEP, out=flat[:, cols])  # 2^66: exact
-            continue
+        stack = np.empty((b, n_in), dtype=complex)
+        stack[...] = x
+        stack[np.arange(b), index] += 1j * COMPLEX_STEP
+        rows = call(stack.reshape((b,) + X_.shape)).imag.reshape(b, n_out)
+        np.multiply(rows.T, 1.0 / COMPLEX_STEP, out=flat[:, cols])  # 2^66: exact
+    J = flat.reshape(out_shape + X_.shape)
+    _finite_jacobian(J)
+    directions = _guard_directions(X_.shape)
+    central = [central_along(f, X_, F0, K) for K in directions]
+    if kinked(central, [(0, 1, 2)]):  # abs and x conj(x) at 0 may agree with it by chance
+        raise ValueError(NOT_DIFFERENTIABLE.format(where="in a random direction"))
+    exact = [np.tensordot(J, K, axes=X_.ndim) for K in directions]
+    guard_resolution(f, X_, exact, central, directions, [(0, 1, 2)])
+    return J
+
+
+def _finite_jacobian(J: np.ndarray) -> None:
+    if not np.all(np.isfinite(J)):
+        raise ValueError(
+            "the numeric Jacobian has non-finite entries: f overflows or is not "
+            "differentiable near X"
+        )
+
+
+def _central_jacobian(
+    f: Callable[..., Any], X_: np.ndarray, F0: np.ndarray, max_memory: int
+) -> np.ndarray:
+    """The central-difference Jacobian: two steps per entry, kinks and noise refused."""
+    out_shape, n_in, n_out = F0.shape, X_.size, F0.size
+    x = X_.reshape(-1)
+    t1, t2 = _central_steps(x)
+    flat = np.empty((n_out, n_in))
+    excess = np.empty(n_in)  # per input entry: the largest err - CENTRAL_RTOL |D|
+    worst = np.empty(n_in)  # and the largest err
+    beside_f = np.zeros(n_in, dtype=bool)  # entries unreliable even beside |f(X)| / |x|
+    call = _Caller(f, X_.shape, out_shape)
+    for cols in _batches(n_in, 8 * (n_in + n_out) * 4, max_memory):
+        b, index = cols.stop - cols.start, np.arange(cols.start, cols.stop)
         stack = np.empty((4, b, n_in))
         stack[...] = x
         moved = [x[index] + t1[cols], x[index] - t1[cols], x[index] + t2[cols], x[index] - t2[cols]]
@@ -513,76 +779,80 @@ def jacobian(
             directions[2] = directions[0] + directions[1]
             if not kinked([central_along(f, X_, F0, K) for K in directions], [(0, 1, 2)]):
                 kink[:, j] = 0.0
-        size = np.maximum(1.0, np.abs(x[cols]))  # F0 / x: the scale of a derivative
-        _check_central(D, err, kink > 0, F0.reshape(-1, 1), size, cols.start, X_.shape)
+        if np.any(kink):
+            j = int(np.argwhere(kink > 0)[0][-1])
+            where = _input_entry(cols.start + j, X_.shape)
+            raise ValueError(NOT_DIFFERENTIABLE.format(where=where))
         flat[:, cols] = D
+        with np.errstate(invalid="ignore"):
+            over = np.where(np.isnan(err), np.inf, err - CENTRAL_RTOL * np.abs(D))
+            excess[cols] = np.max(over, axis=0, initial=-np.inf)
+            worst[cols] = np.max(np.nan_to_num(err, nan=np.inf), axis=0, initial=0.0)
+            size = np.maximum(1.0, np.abs(x[cols]))  # F0 / x: the scale of a derivative
+            beside_f[cols] = np.any(central_unreliable(D, err, F0.reshape(-1, 1), 1 / size),
+                                    axis=0)
     J = flat.reshape(out_shape + X_.shape)
-    if not np.all(np.isfinite(J)):
-        raise ValueError(
-            "the numeric Jacobian has non-finite entries: f overflows or is not "
-            "differentiable near X"
-        )
-    if complex_step:
-        directions = _guard_directions(X_.shape)
-        exact = [np.tensordot(J, K, axes=X_.ndim) for K in directions]
-        _guard(exact, [central_along(f, X_, F0, K) for K in directions])
+    _finite_jacobian(J)
+    scale = float(np.abs(J).max(initial=0.0))
+    largest = float(worst.max(initial=0.0))
+    j = int(np.argmax(excess)) if scale > STANDS_OUT * largest else int(np.argmax(beside_f))
+    _check_central_error(excess[j], worst[j], largest, scale, bool(beside_f[j]),
+                         _input_entry(j, X_.shape))
     return J
 
 
-def _guard(exact: list[np.ndarray], central: list[Central]) -> None:
-    """Refuse a complex-step result that central differences (along K, R, K + R) contradict.
+def _input_entry(j: int, shape: tuple[int, ...]) -> str:
+    entry = tuple(int(n) for n in np.unravel_index(j, shape))
+    return f"at input entry {entry}"
 
-    Also refuse it where central differences see a kink: a non-analytic f may agree with
-    the complex step there by accident (abs and x conj(x) at 0 both give 0).
+
+def _check_central_error(
+    excess: Any, err: Any, largest_error: float, scale: float, beside_f: bool, where: str
+) -> None:
+    """Refuse unreliable central differences (f varies faster than the step, or f's
+    rounding shows).
+
+    Where the result stands out of its estimated errors (its largest entry ``scale`` is
+    above STANDS_OUT times the largest, ``largest_error``), the error ``err`` of an entry
+    (the worst one) may not exceed CENTRAL_RTOL of it (``excess`` is err minus that) plus
+    CENTRAL_RTOL * CENTRAL_SHARE of ``scale``: relative accuracy. Where it does not, the
+    derivative cannot be told from zero: refused, unless it is exactly zero (f did not
+    change at all), which is returned (with a RuntimeWarning when f's rounding over the
+    step could hide a nonzero derivative, unless ``beside_f`` shows even that too large).
     """
-    if kinked(central, [(0, 1, 2)]):
-        raise ValueError(NOT_DIFFERENTIABLE.format(where="in a random direction"))
-    if non_analytic(exact, central, entry_noise(central, [(0, 1, 2)])):
-        raise ValueError(NON_ANALYTIC)
+    if scale > STANDS_OUT * largest_error:
+        if np.all(np.asarray(excess) <= CENTRAL_RTOL * CENTRAL_SHARE * scale):
+            return
+    elif scale == 0 and not beside_f:
+        if largest_error > 0:
+            warnings.warn(
+                "central differences: f did not change over the steps, so its derivative "
+                f"is zero to within their rounding error ({largest_error:.1e}, f's rounding "
+                "over the step); a smaller nonzero derivative cannot be seen. Use the "
+                "complex step if f is analytic.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return
+    raise ValueError(
+        f"central differences are unreliable {where}: their estimated error "
+        f"{float(np.max(err)):.1e} is too large beside the derivative (whose largest entry "
+        f"is {scale:.1e}): f varies faster than the step, about 6e-6 of |X| (an "
+        "oscillation or a singularity nearby), or f's value is so large beside its "
+        "derivative that its rounding shows (a large constant added, or a derivative that "
+        "is zero up to rounding); use the complex step if f is analytic, or another point"
+    )
 
 
 def central_unreliable(D: np.ndarray, err: np.ndarray, F0: np.ndarray, per_x: Any) -> Any:
     """Entries whose central estimated error is above CENTRAL_RTOL of the entry, or of f's
     value there (at least 1e-2 of its largest) times ``per_x``, the scale that turns a
-    value of f into one of a derivative (1 / |X| per unit of the direction)."""
+    value of f into one of a derivative (1 / |X| per unit of the direction). The
+    checkers' test of whether central differences can say anything at all here; whether
+    what they say can decide a claim is judged by the checker."""
     level = np.maximum(np.abs(F0), 1e-2 * float(np.abs(F0).max(initial=0.0))) * per_x
     with np.errstate(invalid="ignore"):
         return err > CENTRAL_RTOL * (np.abs(D) + level)
-
-
-def _check_central(
-    D: np.ndarray,
-    err: np.ndarray,
-    kink: np.ndarray,
-    F0: np.ndarray,
-    size: Any,
-    start: int | None,
-    in_shape: tuple[int, ...],
-) -> None:
-    """Refuse central differences at a kink, or whose estimated error is too large.
-
-    An estimated error above CENTRAL_RTOL of the entry (plus CENTRAL_RTOL of f's value
-    there, at least 1e-2 of its largest, over the input's size, so that a derivative that
-    is 0 up to rounding passes)
-    means f varies on a scale below the step (sin at 1e6, a nearby singularity).
-    """
-    def where(j: int) -> str:
-        if start is None:
-            return "along K"
-        entry = tuple(int(n) for n in np.unravel_index(start + j, in_shape))
-        return f"at input entry {entry}"
-
-    if np.any(kink):
-        raise ValueError(NOT_DIFFERENTIABLE.format(where=where(int(np.argwhere(kink)[0][-1]))))
-    unreliable = central_unreliable(D, err, F0, 1 / size)
-    if np.any(unreliable):
-        j = int(np.argwhere(unreliable)[0][-1]) if start is not None else 0
-        raise ValueError(
-            f"central differences are unreliable {where(j)}: their estimated error "
-            f"{float(np.max(err[unreliable])):.1e} is too large for the derivative there "
-            "(f varies faster than the step, about 6e-6 of |X|: an oscillation or a "
-            "singularity nearby); use the complex step if f is analytic, or another point"
-        )
 
 
 def _batches(n: int, per_item: int, max_memory: int) -> Iterator[slice]:

@@ -23,6 +23,7 @@ and the vec Hessian ``(W Wᵀ) ⊗ (AᵀA)``.
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable
 from math import prod
 from typing import Any, Literal
@@ -30,7 +31,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from mdcalc._validation import as_point, check_size, evaluate, shape_str
+from mdcalc._validation import all_finite, as_point, check_size, evaluate, shape_str
 from mdcalc.check import (
     CheckResult,
     checker_options,
@@ -40,7 +41,7 @@ from mdcalc.check import (
     _context,
     _describe_error,
     _matrix_reading,
-    _worst_entry,
+    _Numeric,
 )
 from mdcalc.numeric import (
     CACHE_BATCH_BYTES,
@@ -48,6 +49,8 @@ from mdcalc.numeric import (
     DEFAULT_MAX_MEMORY,
     EPS,
     Central,
+    NotAnalytic,
+    NumericArray,
     _Caller,
     _combine,
     central_along,
@@ -62,8 +65,8 @@ from mdcalc.vectorization import matrix_to_tensor
 
 __all__ = ["hessian", "hvp", "check_second_derivative"]
 
-Method = Literal["complex-step", "central"]
-METHODS: tuple[str, ...] = ("complex-step", "central")
+Method = Literal["auto", "complex-step", "central"]
+METHODS: tuple[str, ...] = ("auto", "complex-step", "central")
 # Steps of nested central differences: eps^(1/4) balances truncation (t^2) against
 # rounding (eps / t^2) in a second difference.
 QUARTIC_STEP = float(EPS**0.25)
@@ -83,9 +86,10 @@ FORMS: tuple[str, ...] = ("auto", "tensor", "matrix", "map", "bilinear")
 # --------------------------------------------------------------------------- validation
 
 
-def _check_method(method: Any) -> None:
+def _check_method(method: Any) -> str:
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    return method
 
 
 def _check_memory(max_memory: Any) -> int:
@@ -304,10 +308,10 @@ def _central_refuse(
 def hessian(
     f: Callable[..., Any],
     X: ArrayLike,
-    method: Method = "complex-step",
+    method: Method = "auto",
     *,
     max_memory: int = DEFAULT_MAX_MEMORY,
-) -> np.ndarray:
+) -> NumericArray:
     """Numeric Hessian of a real scalar function f at a real vector or matrix X.
 
     Parameters
@@ -317,10 +321,12 @@ def hessian(
         or a 0-d array). It need not accept stacks of inputs (that is tested, not assumed).
     X : array_like, 1-D or 2-D, real, finite, non-empty
         The point.
-    method : {"complex-step", "central"}
+    method : {"auto", "complex-step", "central"}
         ``"complex-step"``: central differences (two steps per entry, the better kept) of
         the complex-step gradient; f must be complex-analytic. ``"central"``: nested
-        central differences with steps ``eps^(1/4)``, for any smooth real f.
+        central differences with steps ``eps^(1/4)``, for any smooth real f. ``"auto"``
+        (the default): the complex step where f carries complex numbers faithfully (as
+        :func:`mdcalc.jacobian` decides), else central (``np.linalg.slogdet``, abs).
     max_memory : int
         Bound in bytes on the Hessian with its symmetrised copy (``2 * 8 * X.size**2``;
         ``4 * 8 * X.size**2`` for central, which also keeps error estimates), and on the
@@ -382,47 +388,58 @@ def hessian(
     >>> bool(np.allclose(M, np.kron(W @ W.T, A.T @ A), rtol=1e-9, atol=1e-9))
     True
     """
-    _check_method(method)
+    method = _check_method(method)
     memory = _check_memory(max_memory)
     X_ = as_point("X", X)
     n = X_.size
     # The Hessian and its symmetrised copy; central differences also keep their error.
-    copies = 2 if method == "complex-step" else 4
+    _check_hessian_memory(X_.shape, 4 if method == "central" else 2, memory)
+    _scalar_value(f, X_)
+    if method != "central":
+        try:
+            grad, _ = _analytic_gradient(f, X_, memory)
+            try:
+                with warnings.catch_warnings():  # a zero Hessian: the gradient is exact
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    Hm = jacobian(grad, X_, "central", max_memory=memory).reshape(n, n)
+            except ValueError as exc:
+                raise ValueError(
+                    "the Hessian, as central differences of the complex-step gradient g of "
+                    f"f, failed ('f' here is g): {exc}"
+                ) from exc
+            return NumericArray(_symmetrise(Hm, X_.shape), "complex-step")
+        except (TypeError, NotAnalytic):
+            if method == "complex-step":
+                raise
+        _check_hessian_memory(X_.shape, 4, memory)
+    grad = _Gradient(f, X_.shape, "central", memory)
+    g0 = grad(X_)
+    central, rounding = [], []
+    size = max(1.0, float(np.abs(X_).max()))
+    for k in range(n):
+        E = np.zeros(n)
+        E[k] = 1.0
+        central += _central_hvps(grad, X_, g0, [E.reshape(X_.shape)])
+        rounding.append(_rounding(grad, X_.reshape(-1), QUARTIC_STEP * size))
+    allowed = _central_refuse(central, "Hessian", rounding)
+    # row k of the stack is the derivative along E_k
+    Hm = np.array([c[0].reshape(-1) for c in central]).T
+    del central
+    return NumericArray(_symmetrise(Hm, X_.shape, 2 * allowed), "central")
+
+
+def _check_hessian_memory(shape: tuple[int, ...], copies: int, memory: int) -> None:
+    """Refuse, before any evaluation of f, a Hessian that does not fit (with its copies)."""
+    n = prod(shape)
     need = copies * 8 * n * n
     if need > memory:
         raise ValueError(
-            f"the Hessian of f at a {shape_str(X_.shape)} X has {n:,} x {n:,} = {n * n:,} "
+            f"the Hessian of f at a {shape_str(shape)} X has {n:,} x {n:,} = {n * n:,} "
             f"entries: with its work arrays {need:,} bytes, more than "
             f"max_memory={memory:,} bytes; use hvp(f, X, K) (one Hessian-vector product, "
             "memory like X) or a larger max_memory"
         )
     check_size(copies * n * n, 8, f"the Hessian ({n} x {n}) and its work arrays")
-    _scalar_value(f, X_)
-    if method == "complex-step":
-        grad, _ = _analytic_gradient(f, X_, memory)
-        try:
-            Hm = jacobian(grad, X_, "central", max_memory=memory).reshape(n, n)
-        except ValueError as exc:
-            raise ValueError(
-                "the Hessian, as central differences of the complex-step gradient g of f, "
-                f"failed ('f' here is g): {exc}"
-            ) from exc
-    else:
-        grad = _Gradient(f, X_.shape, "central", memory)
-        g0 = grad(X_)
-        central, rounding = [], []
-        size = max(1.0, float(np.abs(X_).max()))
-        for k in range(n):
-            E = np.zeros(n)
-            E[k] = 1.0
-            central += _central_hvps(grad, X_, g0, [E.reshape(X_.shape)])
-            rounding.append(_rounding(grad, X_.reshape(-1), QUARTIC_STEP * size))
-        allowed = _central_refuse(central, "Hessian", rounding)
-        # row k of the stack is the derivative along E_k
-        Hm = np.array([c[0].reshape(-1) for c in central]).T
-        del central
-        return _symmetrise(Hm, X_.shape, 2 * allowed)
-    return _symmetrise(Hm, X_.shape)
 
 
 def _symmetrise(Hm: np.ndarray, shape: tuple[int, ...], allowed: float = 0.0) -> np.ndarray:
@@ -446,8 +463,8 @@ def _symmetrise(Hm: np.ndarray, shape: tuple[int, ...], allowed: float = 0.0) ->
 
 
 def hvp(
-    f: Callable[..., Any], X: ArrayLike, K: ArrayLike, method: Method = "complex-step"
-) -> np.ndarray:
+    f: Callable[..., Any], X: ArrayLike, K: ArrayLike, method: Method = "auto"
+) -> NumericArray:
     """The Hessian-vector product ``D(∇f)(X)[K]`` of a real scalar f, without the Hessian.
 
     Parameters
@@ -456,13 +473,15 @@ def hvp(
         Takes an array shaped like X (a copy) and returns a real scalar.
     X, K : array_like, 1-D or 2-D, real, finite, same shape
         The point, and the direction.
-    method : {"complex-step", "central"}
+    method : {"auto", "complex-step", "central"}
         ``"complex-step"``: a central difference along K of the complex-step gradient
-        (f must be complex-analytic); ``"central"``: nested central differences.
+        (f must be complex-analytic); ``"central"``: nested central differences;
+        ``"auto"`` (the default): the complex step where f carries complex numbers
+        faithfully, else central.
 
     Returns
     -------
-    numpy.ndarray, shape ``X.shape``
+    NumericArray, shape ``X.shape``
         ``D(∇f)(X)[K]``; its entry [j, k] is ``sum_mn H[j, k, m, n] K[m, n]``, and
         ``<K2, hvp(f, X, K1)> = D²f(X)[K1, K2]``.
 
@@ -502,27 +521,33 @@ def hvp(
     >>> bool(np.allclose(hvp(L, H, K), A.T @ A @ K @ W @ W.T, rtol=1e-9, atol=1e-9))
     True
     """
-    _check_method(method)
+    method = _check_method(method)
     X_ = as_point("X", X)
     K_ = _as_direction("K", K, X_.shape)
     _scalar_value(f, X_)
-    if method == "complex-step":
-        # The guard of directional_derivative refuses a non-analytic f (three directions).
-        directional_derivative(f, X_, K_, "complex-step")
-        grad = _Gradient(f, X_.shape, "complex-step", DEFAULT_MAX_MEMORY)
+    if method != "central":
         try:
-            value = directional_derivative(grad, X_, K_, "central")
-        except ValueError as exc:
-            raise ValueError(
-                "the Hessian-vector product, as central differences of the complex-step "
-                f"gradient g of f, failed ('f' here is g): {exc}"
-            ) from exc
-        return value
+            # The guard of directional_derivative refuses a non-analytic f (three directions).
+            directional_derivative(f, X_, K_, "complex-step")
+            grad = _Gradient(f, X_.shape, "complex-step", DEFAULT_MAX_MEMORY)
+            try:
+                with warnings.catch_warnings():  # a zero product: the gradient is exact
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    value = directional_derivative(grad, X_, K_, "central")
+            except ValueError as exc:
+                raise ValueError(
+                    "the Hessian-vector product, as central differences of the complex-step "
+                    f"gradient g of f, failed ('f' here is g): {exc}"
+                ) from exc
+            return NumericArray(value, "complex-step")
+        except (TypeError, NotAnalytic):
+            if method == "complex-step":
+                raise
     grad = _Gradient(f, X_.shape, "central", DEFAULT_MAX_MEMORY)
     central = _central_hvps(grad, X_, grad(X_), [K_])
     t1 = QUARTIC_STEP * max(1.0, float(np.abs(X_).max())) / float(np.abs(K_).max() or 1.0)
     _central_refuse(central, "Hessian-vector product", [_rounding(grad, X_.reshape(-1), t1)])
-    return central[0][0]
+    return NumericArray(central[0][0], "central")
 
 
 # --------------------------------------------------------------------------- checker
@@ -749,73 +774,69 @@ def check_second_derivative(
     probe = directions + [R] + [K + R for K in directions[:_NOISE_PAIRS]]
     n_pairs = len(probe) - n_directions - 1
     triples = [(i, n_directions, n_directions + 1 + i) for i in range(n_pairs)]
-    central, used, doubt = _numeric_hvps(f, X_, probe, triples, method)
-    numeric = [c[0] for c in central[:n_directions]]
-    noise = entry_noise(central, triples)
-    context = _context(shape, shape, directions, numeric, noise, used,
-                       rtol if rtol is not None else (1e-6 if used == "complex-step" else 1e-4))
-    rtol, atol, scale = context.rtol, context.atol, context.scale
+    numeric = _numeric_hvps(f, X_, probe, triples, method, n_directions)
+    used = numeric.method
+    context = _context(shape, shape, directions, numeric,
+                       rtol if rtol is not None else (1e-6 if used == "complex-step" else 1e-4),
+                       _METHOD_WORDS[used])
+    rtol = context.rtol
     noun = _FORM_NOUN.get(kind, "claim")
-    if doubt is not None:
-        return context.undecided(doubt, kind)
+    if numeric.doubt is not None:
+        return context.undecided(numeric.doubt, kind)
     if kind == "unrecognised":
         return _shape_failure(context, claim)
-    if kind in ("tensor", "matrix") and not np.all(np.isfinite(claim)):
+    if kind in ("tensor", "matrix") and not all_finite(claim):
         return context.undecided(_NON_FINITE.format(noun=noun), kind)
     # Projected numbers D²f[K_i, K_j] = <K_j, hvp[K_i]>, with what the noise allows.
-    S = _project(numeric, directions)
-    S_tol = _project_tol(numeric, directions, atol, rtol)
+    S = _project(numeric.values, directions)
+    S_tol = _project_tol(numeric.values, directions, context.noise_tol + context.band, rtol)
+    values: list[np.ndarray] = []
+    C = np.zeros_like(S)
+
+    def diagnose() -> tuple[str | None, str]:
+        return _diagnose2(context, X_, kind, claim, values, C, S, S_tol, residual)
+
     if kind == "bilinear":
-        C = _bilinear_values(claim, directions, directions)
-        if isinstance(C, str):
-            return context.result(False, np.inf, C, kind, "shape")
-        if not np.all(np.isfinite(C)):
+        C_ = _bilinear_values(claim, directions, directions)
+        if isinstance(C_, str):
+            return context.result(False, np.inf, C_, kind, "shape")
+        if not np.all(np.isfinite(C_)):
             return context.undecided(_NON_FINITE.format(noun=noun), kind)
+        C[...] = C_
         error = float(np.abs(C - S).max() / max(float(np.abs(S).max()), 1e-300))
-        ok = bool(np.all(np.abs(C - S) <= S_tol))
-        values: list[np.ndarray] = []
-        where = "some D²f(X)[K_i, K_j] is off by more than the tolerance"
-    else:
-        reading = _linear_reading(kind, claim, shape)
-        applied = [_apply_claim(reading, K, shape) for K in directions]
-        if isinstance(applied[0], str):
-            return context.result(False, np.inf, applied[0], kind, "shape")
-        values = [np.asarray(v) for v in applied]
-        if not all(np.all(np.isfinite(v)) for v in values):
-            return context.undecided(_NON_FINITE.format(noun=noun), kind)
-        error = context.error(values)
-        worst, where = _worst_entry(values, numeric, rtol, atol)
-        ok = worst <= 1
-        C = _project(values, directions)
-    if ok:
-        if error <= rtol or scale == 0 or all(np.all(np.abs(v) <= atol) for v in numeric):
+        if not bool(np.all(np.abs(C - S) <= S_tol)):
+            mistake, why = diagnose()
             return context.result(
-                True,
-                error,
-                f"correct: the {noun} matches the numeric second derivative in "
-                f"{n_directions} random directions (largest relative error "
-                f"{_describe_error(error)}, {_METHOD_WORDS[used]}).",
+                False, error,
+                f"wrong: the {noun} does not match the second derivative (largest relative "
+                f"error {error:.2g}: some D²f(X)[K_i, K_j] is off by more than the "
+                f"tolerance). {why}",
+                kind, mistake)
+        gap = context.power_gap()
+        if gap is not None:
+            return context.undecided(gap, kind)
+        if error > rtol and not np.all(context.own <= context.noise_tol):
+            return context.undecided(
+                f"the numeric second derivative is too noisy here to decide at rtol={rtol:g}: "
+                f"the {noun} differs from it by up to {error:.1e} of its scale, within the "
+                "numeric noise; check at a better-conditioned point, or with a larger rtol.",
                 kind,
-                None,
             )
-        return context.undecided(
-            f"the numeric second derivative is too noisy here to decide at rtol={rtol:g}: "
-            f"the {noun} differs from it by up to {error:.1e} of its scale, within the "
-            "numeric noise; check at a better-conditioned point, or with a larger rtol.",
-            kind,
-        )
-    mistake, why = _diagnose2(context, X_, kind, claim, values, C, S, S_tol, residual)
-    message = (
-        f"wrong: the {noun} does not match the second derivative (largest relative error "
-        f"{error:.2g}). {why}"
-    )
-    if error <= rtol:  # wrong in entries small beside others: say which
-        message = (
-            f"wrong: the {noun} does not match the second derivative (largest relative "
-            f"error {error:.2g} of the largest entry, but {where}, beyond rtol={rtol:g}). "
-            f"{why}"
-        )
-    return context.result(False, error, message, kind, mistake)
+        return context.result(
+            True, error,
+            f"correct: the {noun} matches the numeric second derivative in {n_directions} "
+            f"random directions (largest relative error {_describe_error(error)}, "
+            f"{_METHOD_WORDS[used]}).",
+            kind, None)
+    reading = _linear_reading(kind, claim, shape)
+    applied = [_apply_claim(reading, K, shape) for K in directions]
+    if isinstance(applied[0], str):
+        return context.result(False, np.inf, applied[0], kind, "shape")
+    values[:] = [np.asarray(v) for v in applied]
+    if not all(np.all(np.isfinite(v)) for v in values):
+        return context.undecided(_NON_FINITE.format(noun=noun), kind)
+    C[...] = _project(values, directions)
+    return context.verdict(values, kind, noun, diagnose, what="second derivative")
 
 
 _METHOD_WORDS = {
@@ -864,10 +885,13 @@ def _numeric_hvps(
     probe: list[np.ndarray],
     triples: list[tuple[int, int, int]],
     method: str,
-) -> tuple[list[Central], str, str | None]:
-    """Numeric hvp along each probe direction: (value, estimated error, kink gaps) each,
-    the method used, and why the numbers cannot decide (or None)."""
+    n: int,
+) -> _Numeric:
+    """Numeric hvp along each probe direction (the first n are the directions judged), the
+    method used, their noise (estimated error and linearity defects, per entry), and why
+    the numbers cannot decide (or None)."""
     used = "central"
+    natural: float | None = None
     if method != "central":
         try:
             directional_derivative(f, X, probe[0], "complex-step")
@@ -882,6 +906,9 @@ def _numeric_hvps(
             central = [central_along(grad, X, g0, K) for K in probe]
         kinks = kinked(central, triples)
         size = max(1.0, float(np.abs(X).max()))
+        # the scale of a second derivative of f, for one that is zero everywhere
+        natural = float(np.abs(g0).max(initial=0.0)) / size * max(
+            float(np.abs(K).max(initial=0.0)) for K in probe[:n])
         unreliable = any(
             np.any(central_unreliable(c[0], c[1], g0, np.abs(K).sum() / size))
             for c, K in zip(central, probe, strict=True)
@@ -919,7 +946,9 @@ def _numeric_hvps(
             "step, or is not twice differentiable at X), so no claim can be checked; use a "
             "complex-analytic f, or another point."
         )
-    return central, used, doubt
+    values = [c[0] for c in central[:n]]
+    noise = entry_noise(central, triples)
+    return _Numeric(values, used, noise, np.zeros_like(noise), doubt, natural, None)
 
 
 def _shape_failure(context: _Context, claim: np.ndarray) -> CheckResult:
@@ -979,7 +1008,7 @@ def _diagnose2(
         if kind == "bilinear":
             if bool(np.all(np.abs(C - _project(gn, context.directions)) <= S_tol)):
                 return "gauss-newton", _GN_WHY
-        elif _worst_entry(values, gn, max(context.rtol, 1e-6), context.atol)[0] <= 1:
+        elif context.fits_values(values, gn):
             return "gauss-newton", _GN_WHY
     if not np.any(C) and all(not np.any(v) for v in values):
         return "zero", "It is zero in every direction, and the second derivative is not."

@@ -436,7 +436,7 @@ def test_point_and_direction_are_named():
         "max_memory must be an int (bytes), got bool"
     )
     assert refusal(lambda: jacobian(np.sin, X, method="exact")) == (
-        "method must be one of ('complex-step', 'central'), got 'exact'"
+        "method must be one of ('auto', 'complex-step', 'central'), got 'exact'"
     )
 
 
@@ -455,7 +455,10 @@ def test_central_refusals_say_where():
     )
     message = refusal(lambda: jacobian(lambda x: np.abs(x) + 0j * x, np.array([1.0, 0.0])))
     assert "in a random direction its one-sided slopes differ" in message
-    assert refusal(lambda: jacobian(lambda x: x * np.conj(x), np.ones(2) * 0.5)).startswith(
+    conj_square = jacobian(lambda x: x * np.conj(x), np.ones(2) * 0.5)  # auto: central
+    assert conj_square.method == "central" and np.allclose(conj_square, np.eye(2))
+    assert refusal(lambda: jacobian(lambda x: x * np.conj(x), np.ones(2) * 0.5,
+                                    method="complex-step")).startswith(
         "the complex-step derivative disagrees with central differences: f is probably "
         "not complex-analytic"
     )

@@ -118,8 +118,12 @@ def test_directional_derivative_matches_jacobian(rng):
 def test_complex_step_refuses_a_non_analytic_function(rng):
     X = rng.standard_normal((3, 3))
     with pytest.raises(ValueError, match="not complex-analytic"):
-        jacobian(lambda X: X * np.conj(X), X)
+        jacobian(lambda X: X * np.conj(X), X, method="complex-step")
     with pytest.raises(TypeError, match="method='central'"):
-        jacobian(lambda X: np.abs(X) ** 2, X)
-    J = jacobian(lambda X: np.abs(X) ** 2, X, method="central")
-    assert np.allclose(J.reshape(9, 9), np.diag(2 * X.reshape(-1)), atol=1e-8)
+        jacobian(lambda X: np.abs(X) ** 2, X, method="complex-step")
+    for method in ("central", "auto"):  # auto: the complex step cannot, so central
+        J = jacobian(lambda X: np.abs(X) ** 2, X, method=method)
+        assert np.allclose(J.reshape(9, 9), np.diag(2 * X.reshape(-1)), atol=1e-8)
+        assert J.method == "central"
+    J = jacobian(lambda X: X * np.conj(X), X)
+    assert J.method == "central" and np.allclose(J.reshape(9, 9), np.diag(2 * X.reshape(-1)))
