@@ -74,6 +74,10 @@ MAX_DIRECTIONS = 100
 # round like its largest entries), are neither passed nor failed: undecided.
 NOISE_FACTOR = 100.0
 FLOOR_ULPS = 256.0
+# Within that band, a difference of at most BAND_RTOL of the entry still passes: a claim
+# that rounds like its largest entries (1 - tanh(z)**2 where tanh saturates) is off by
+# that much in its small ones, where a mistake is off by far more.
+BAND_RTOL = 1e-4
 # "Correct" needs power: in every entry the tolerance that accepted the claim (and the
 # guard's resolution, for the complex step) is at most POWER of the derivative there.
 POWER = 1e-2
@@ -254,6 +258,21 @@ def check_derivative(
     directions = [rng.standard_normal(in_shape) for _ in range(n_directions)]
     R = rng.standard_normal(in_shape)  # with K_i + R, it measures the numeric noise
     numeric = _numeric(f, X_, F0, directions, R, method)
+    try:
+        return _judge(numeric, X_, claimed, form, reading, directions, rtol)
+    except NotAnalytic:  # the wide guard, run only when it mattered, saw f is not analytic
+        if method == "complex-step":
+            raise
+    numeric = _numeric(f, X_, F0, directions, R, "central")
+    return _judge(numeric, X_, claimed, form, reading, directions, rtol)
+
+
+def _judge(numeric: _Numeric, X_: np.ndarray, claimed: Any, form: str,
+           reading: Reading | None, directions: list[np.ndarray],
+           rtol: float | None) -> CheckResult:
+    """The verdict of check_derivative on a claim read as ``form``, against ``numeric``."""
+    in_shape = X_.shape
+    out_shape = numeric.values[0].shape
     default_rtol = 1e-8 if numeric.method == "complex-step" else 1e-5
     context = _context(out_shape, in_shape, directions, numeric,
                        rtol if rtol is not None else default_rtol)
@@ -289,7 +308,8 @@ class _Numeric:
     guard: np.ndarray  # per output entry: what a non-analytic piece could hide (0: nothing)
     doubt: str | None  # why no claim can be checked, or None
     natural: float | None  # f's own scale of a derivative (complex step only), or None
-    along: Callable[[np.ndarray], np.ndarray]  # DF(X)[K] by the same method, for diagnosis
+    along: Callable[[np.ndarray], np.ndarray] | None  # DF(X)[K], for diagnosis
+    refine: Callable[[], np.ndarray] | None = None  # the guard over a wide step, if needed
 
 
 def _numeric(
@@ -323,9 +343,10 @@ def _numeric(
         try:
             with np.errstate(all="ignore"):
                 exact = [complex_along(f, X, K, F0.shape) for K in probe]
-                guard = guard_resolution(f, X, exact, central, probe, triples)
+                guard, refine = guard_resolution(f, X, exact, central, probe, triples,
+                                                 lazy=True)
             if method == "complex-step":
-                guard = np.zeros_like(guard)
+                guard, refine = np.zeros_like(guard), None
             noise = np.maximum(
                 np.max([linearity_defect(exact, *t) for t in triples], axis=0),
                 _complex_step_bias(f, X, F0, exact, probe),
@@ -335,7 +356,7 @@ def _numeric(
                 float(np.abs(K).max(initial=0.0)) for K in directions
             )
             return _Numeric(exact[:n], "complex-step", noise, guard, _doubt(exact, kinks),
-                            natural, lambda K: complex_along(f, X, K, F0.shape))
+                            natural, lambda K: complex_along(f, X, K, F0.shape), refine)
         except (TypeError, NotAnalytic):
             if method == "complex-step":
                 raise
@@ -374,7 +395,7 @@ def _complex_step_bias(
     dX = 2.0**-30 * signs * X
     biases = []
     with np.errstate(all="ignore"):
-        for D, K in zip(exact, probe, strict=True):
+        for D, K in list(zip(exact, probe, strict=True))[:3]:  # as biased in every K
             plus = complex_along(f, X + dX, K, F0.shape)
             minus = complex_along(f, X - dX, K, F0.shape)
             second = np.abs(plus - 2 * D + minus)
@@ -457,6 +478,7 @@ class _Context:
     scale: float  # the largest numeric entry
     natural: float | None  # the scale of a derivative of f, for a derivative zero everywhere
     along: Callable[[np.ndarray], np.ndarray] | None = None  # DF(X)[K], numerically
+    refine: Callable[[], np.ndarray] | None = None  # a sharper guard, run when it matters
     words: str = ""  # the method, in words, for messages
     what: str = "derivative"  # what is checked, for messages
     point: np.ndarray | None = None  # X
@@ -480,9 +502,10 @@ class _Context:
         """Where a definite failure is (or None), and where an unclear difference is, with
         whether the guard (not the band) leaves it unclear (or None).
 
-        Per entry, the tolerance is rtol |want| + noise_tol. A difference beyond it, and
-        beyond both the band and the guard's resolution, fails; one beyond the tolerance
-        but within the band or the guard is unclear.
+        Per entry, the tolerance is rtol |want| + noise_tol; a difference within the band
+        beyond it passes too if it is at most BAND_RTOL of the entry. A difference beyond
+        the tolerance, and beyond both the band and the guard's resolution, fails; any
+        other difference beyond the tolerance is unclear.
         """
         rtol = self.rtol if rtol is None else rtol
         failed: tuple[float, str] | None = None
@@ -491,7 +514,7 @@ class _Context:
             with np.errstate(all="ignore"):
                 diff = np.abs(got - want)
                 tol = rtol * np.abs(want) + self.noise_tol
-                beyond = diff > tol
+                beyond = (diff > tol) & ~((diff <= tol + self.band) & (diff <= BAND_RTOL * np.abs(want)))
                 definite = beyond & (diff > tol + self.band) & (diff > self.guard)
                 ratio = np.where(diff == 0, 0.0, diff / np.maximum(tol, 1e-300))
             if np.any(definite):
@@ -535,6 +558,10 @@ class _Context:
                 if np.any(np.abs(got - want) > rtol * np.abs(want) + self.noise_tol + self.band):
                     return False
         return True
+
+    def guard_limits_power(self) -> bool:
+        """Whether the guard's resolution keeps some entry from the power asked of it."""
+        return bool(np.any((self.guard > self.noise_tol) & (self.guard > POWER * self.own)))
 
     def power_gap(self) -> str | None:
         """Why a claim that passed cannot be called correct (the check had no power to
@@ -618,11 +645,21 @@ class _Context:
         diagnose: Callable[[], tuple[str | None, str]],
         what: str = "derivative",
     ) -> CheckResult:
-        """The verdict on a claim whose DF[K_i] are ``values``."""
+        """The verdict on a claim whose DF[K_i] are ``values``.
+
+        Where the guard's resolution at X decides it (a difference it might explain, or a
+        power gap it makes), the wide guard is run first (``refine``), once. That may
+        raise NotAnalytic (the caller then turns to central differences, or refuses).
+        """
         self.what = what
         error = self.error(values)
         n = len(self.directions)
         failed, unclear = self.compare(values)
+        if self.refine is not None and failed is None and (
+            (unclear is not None and unclear[1]) or self.guard_limits_power()
+        ):
+            self.guard, self.refine = self.refine(), None
+            failed, unclear = self.compare(values)
         if failed is not None:
             mistake, why = diagnose()
             message = f"wrong: the {noun} does not match the {what} (largest relative error {error:.2g})."
@@ -670,12 +707,16 @@ class _Context:
                 form,
                 None,
             )
+        source = (
+            ": f's own rounding, as evaluated in floating point, with large values "
+            "cancelling" if self.method == "complex-step" and what == "derivative" else ""
+        )
         return self.undecided(
             f"the numeric {what} is too noisy here to decide at rtol={self.rtol:g}: the "
             f"{noun} differs from it by up to {error:.1e} of its scale, within the "
             f"numeric noise ({float(self.noise_tol.max(initial=0.0)):.1e} against a scale "
-            f"of {self.scale:.1e}); check at a better-conditioned point, or with a larger "
-            "rtol.",
+            f"of {self.scale:.1e}{source}); check at a better-conditioned point, or with "
+            "a larger rtol.",
             form,
         )
 
@@ -1048,4 +1089,4 @@ def _context(out_shape: tuple[int, ...], in_shape: tuple[int, ...],
     noise_tol = NOISE_FACTOR * numeric.noise + FLOOR_ULPS * EPS * own
     return _Context(out_shape, in_shape, directions, values, float(rtol), numeric.method,
                     noise_tol, numeric.guard, own, scale, numeric.natural, numeric.along,
-                    words or numeric.method)
+                    getattr(numeric, "refine", None), words or numeric.method)

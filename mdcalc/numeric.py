@@ -74,6 +74,9 @@ GUARD_RTOL = 1e-8
 # kept), with WIDE_FACTOR times its noise (which is already an upper bound: 4 eps |f|
 # per value, where rounding is eps |f| / 2).
 GUARD_WANTED = 1e-6
+# ... or worse than this share of the entry itself (small entries beside large ones), which
+# the checkers need to call a claim correct there (check.POWER, with a margin).
+GUARD_OWN = 1e-3
 WIDE_STEP = 2.0**-2
 WIDE_TRIES = 7
 WIDE_FACTOR = 10.0
@@ -383,7 +386,8 @@ def guard_resolution(
     central: list[Central],
     probe: list[np.ndarray],
     triples: list[tuple[int, int, int]],
-) -> np.ndarray:
+    lazy: bool = False,
+) -> Any:
     """Check complex-step values against real differences of f; return what could hide.
 
     ``exact[i]`` and ``central[i]`` are DF(X)[K_i] by the complex step and by central
@@ -394,7 +398,10 @@ def guard_resolution(
     the directions), the disagreement that could have escaped: the guard's resolution.
     Where it is worse than GUARD_WANTED of the entry's scale (f's value large beside its
     derivative makes central differences noisy), the wide comparison runs as well, and
-    the better resolution is returned.
+    the better resolution is returned. With ``lazy``, returns (resolution, refine): the
+    resolution at X, and a function that runs the wide comparison and returns the better
+    one (or None when there is nothing to refine), for a caller to run only when its
+    answer depends on it.
     """
     values = [c[0] for c in central]
     own = own_scale(values)
@@ -408,11 +415,21 @@ def guard_resolution(
                 raise NotAnalytic(NON_ANALYTIC)
             tolerances.append(tol)
     resolution = np.max(tolerances, axis=0)
-    wanted = GUARD_WANTED * np.maximum(own, 1e-3 * float(own.max(initial=0.0)))
-    if np.all(resolution <= wanted):
-        return resolution
-    wide = _wide_resolution(f, X, central, noise, own, probe)
-    return resolution if wide is None else np.minimum(resolution, wide)
+
+    def refine() -> np.ndarray:
+        wide = _wide_resolution(f, X, central, noise, own, probe)
+        return resolution if wide is None else np.minimum(resolution, wide)
+
+    if np.all(resolution <= _wanted(own)):
+        return (resolution, None) if lazy else resolution
+    return (resolution, refine) if lazy else refine()
+
+
+def _wanted(own: np.ndarray) -> np.ndarray:
+    """The guard's resolution wanted per entry: GUARD_WANTED of the entry (or of 1e-3 of the
+    largest, for small ones), and at most GUARD_OWN of the entry itself."""
+    floor = GUARD_WANTED * np.maximum(own, 1e-3 * float(own.max(initial=0.0)))
+    return np.minimum(floor, GUARD_OWN * own)
 
 
 def _refuse_underflow(central_value: np.ndarray, K: np.ndarray) -> None:
@@ -444,21 +461,20 @@ def _wide_resolution(
     estimated by the 2-point rule). For analytic f they are equal at any t, so t can be
     large and f's rounding small beside the difference; but f's values (and rounding)
     grow with t, and the quadrature needs the derivative smooth on the segment: steps
-    WIDE_STEP |X| / 8^k are tried, and the one with the smallest tolerance kept (the
-    first that resolves GUARD_WANTED of each entry will do). Three directions are enough
-    (K, R, K + R: its resolution scales with |K|, like the others'). Raises
-    NotAnalytic where they disagree at any step tried; returns the resolution per entry,
-    or None where no step works (f leaves its domain, or its derivative varies too fast)."""
+    WIDE_STEP |X| / 8^k are tried, and for each entry the smallest tolerance among the
+    steps where its quadrature converged is kept (until every entry has what it wants).
+    Three directions are enough (K, R, K + R: the resolution scales with |K|, like the
+    others'). Raises NotAnalytic where they disagree at any step tried; returns the
+    resolution per entry (inf where no step worked), or None where none could run."""
     size = max(1.0, float(np.abs(X).max()))
-    wanted = GUARD_WANTED * np.maximum(own, 1e-3 * float(own.max(initial=0.0)))
+    wanted = _wanted(own)
     resolutions = []
     for (_, err, _), K in list(zip(central, probe, strict=True))[:3]:
         norm = float(np.abs(K).max(initial=0.0))
         if norm == 0.0:
             continue
         small_step = CENTRAL_STEP * size / norm
-        best: np.ndarray | None = None
-        worse = 0
+        best = np.full(own.shape, np.inf)
         for k in range(WIDE_TRIES):
             t = WIDE_STEP * size / norm / 8.0**k
             out = _wide_one(f, X, K, t, (err + noise) * (small_step / t), own)
@@ -467,16 +483,9 @@ def _wide_resolution(
             disagreement, tol = out
             if not np.all(disagreement <= tol):
                 raise NotAnalytic(NON_ANALYTIC)
-            if best is None or float(np.max(tol - best)) < 0:
-                best, worse = np.minimum(tol, best) if best is not None else tol, 0
-                if np.all(best <= wanted):
-                    break
-            else:
-                worse += 1
-                if worse == 2:  # the tolerance grows again as the step shrinks: done
-                    break
-        if best is None:
-            return None
+            best = np.minimum(best, tol)
+            if np.all(best <= wanted):
+                break
         resolutions.append(best)
     return np.max(resolutions, axis=0) if resolutions else None
 
@@ -485,7 +494,9 @@ def _wide_one(
     f: Callable[..., Any], X: np.ndarray, K: np.ndarray, t: float, measured: np.ndarray,
     own: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """One wide comparison along K at step t: (disagreement, tolerance), or None."""
+    """One wide comparison along K at step t: (disagreement, tolerance) per entry, with an
+    infinite tolerance (and no disagreement) where the quadrature has not converged (the
+    derivative varies on a scale below t) or f left its domain; None if f failed."""
     shape = own.shape
     with np.errstate(all="ignore"):
         try:
@@ -501,12 +512,13 @@ def _wide_one(
         quotient = (plus - minus) / (2 * t)
         mean, quadrature = means[0], np.abs(means[0] - means[1])
         rounding = 4 * EPS * (np.abs(plus) + np.abs(minus)) / (2 * t) + measured
-        if not (np.all(np.isfinite(quotient)) and np.all(np.isfinite(mean))):
-            return None
-        if not np.all(quadrature <= np.maximum(rounding, 1e-9 * own)):
-            return None  # the derivative varies on a scale below t: try a smaller one
+        usable = (
+            np.isfinite(quotient) & np.isfinite(mean) & np.isfinite(rounding)
+            & (quadrature <= np.maximum(rounding, 1e-9 * own))
+        )
         tol = WIDE_FACTOR * (rounding + quadrature) + GUARD_RTOL * np.abs(mean) + 1e3 * EPS * own
-        return np.abs(quotient - mean), tol
+        return (np.where(usable, np.abs(quotient - mean), 0.0),
+                np.where(usable, tol, np.inf))
 
 
 def _guard_directions(shape: tuple[int, ...]) -> list[np.ndarray]:

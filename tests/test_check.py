@@ -150,3 +150,123 @@ def test_zero_claim_is_named(rng):
     result = check_derivative(lambda X: np.log(np.linalg.det(X)), X, np.zeros((3, 3)))
     assert not result and result.mistake == "zero"
     assert check_derivative(lambda X: np.log(np.linalg.det(X)), X, np.linalg.inv(X).T)
+
+
+# --------------------------------------------------------------------------------------
+# issue 18: "correct" only when the check had the power to reject a wrong claim
+# --------------------------------------------------------------------------------------
+
+
+def large_loss(shift=1e10, n=500, seed=0):
+    """A least-squares loss plus a large constant, near its optimum: f ~ 1e10, |grad| ~ 5."""
+    rng = np.random.default_rng(seed)
+    M, b = rng.standard_normal((n, 3)), rng.standard_normal(n)
+    x = np.linalg.lstsq(M, b, rcond=None)[0] + 0.01
+
+    def f(x):
+        return 0.5 * np.sum((M @ x - b) ** 2) + shift
+
+    return f, x, M.T @ (M @ x - b)
+
+
+def test_a_large_loss_near_its_optimum_is_decided():
+    """The complex step's tolerance is its own error, not central differences' noise
+    (which grows as eps |f| / step): zero, halved and negated claims are wrong."""
+    f, x, g = large_loss()
+    result = check_derivative(f, x, g)
+    assert result.verdict == "correct" and result.method == "complex-step", result.message
+    for factor, mistake in ((0.0, "zero"), (0.5, "scale"), (-1.0, "sign"), (1.001, "scale")):
+        result = check_derivative(f, x, factor * g)
+        assert result.verdict == "wrong" and result.mistake == mistake, result.message
+    # Below what real differences of f can confirm (here 1e-4 of it), undecided, not wrong.
+    assert check_derivative(f, x, (1 + 1e-6) * g).verdict == "undecided"
+
+
+def test_a_forced_complex_step_relies_on_f_being_analytic():
+    """1e10 + 1e-5 x: real differences of f cannot confirm the complex step to 1e-5 (f's
+    rounding is 1e-6 of f, 1e4 times the derivative), so auto is undecided; forced, the
+    complex step decides."""
+    x = np.array([0.5, 2.0])
+
+    def f(x):
+        return 1e10 + 1e-5 * np.sum(x)
+
+    for claim in (np.full(2, 1e-5), np.zeros(2)):
+        result = check_derivative(f, x, claim)
+        assert result.verdict == "undecided" and "method='complex-step'" in result.message
+    assert check_derivative(f, x, np.full(2, 1e-5), method="complex-step").verdict == "correct"
+    assert check_derivative(f, x, np.zeros(2), method="complex-step").verdict == "wrong"
+
+
+def test_rounding_of_f_itself_makes_a_right_claim_undecided_not_wrong():
+    """A x of 1e9 beside residuals of 1: f's rounding biases the complex step itself (the
+    same way in every direction, so only moving X shows it). The right claim is
+    undecided, saying so; a zero or halved claim is still wrong."""
+    rng = np.random.default_rng(0)
+    A = 1e4 * rng.standard_normal((3000, 3))
+    b = A @ np.array([1e4, -2e4, 5e3]) + rng.standard_normal(3000)
+    x = np.linalg.lstsq(A, b, rcond=None)[0] + 1e-7
+
+    def f(x):
+        return 0.5 * np.sum((A @ x - b) ** 2)
+
+    g = A.T @ (A @ x - b)
+    result = check_derivative(f, x, g)
+    assert result.verdict == "undecided" and "f's own rounding" in result.message, result.message
+    for factor in (0.0, 0.5, -1.0):
+        assert check_derivative(f, x, factor * g).verdict == "wrong"
+
+
+def test_an_error_in_the_small_block_of_a_multi_scale_output_is_not_correct():
+    x = np.array([0.3, -1.2, 2.0])
+
+    def f(x):
+        return np.concatenate([1e8 * np.sin(x), 1e-12 * x**2])
+
+    J = np.concatenate([1e8 * np.diag(np.cos(x)), 1e-12 * np.diag(2 * x)])
+    assert check_derivative(f, x, J).verdict == "correct"
+    wrong = J.copy()
+    wrong[3:] *= 1.5
+    result = check_derivative(f, x, wrong)
+    assert result.verdict == "undecided" and "rounding" in result.message, result.message
+
+
+def test_the_callers_rtol_is_the_callers():
+    """The power asked of the check is that its noise is small; rtol is the caller's."""
+    X = np.array([[1.0, 2.0], [3.0, 4.0]])
+    result = check_derivative(lambda X: X @ X, X, lambda K: 1.3 * (X @ K + K @ X), rtol=0.5)
+    assert result.verdict == "correct"
+
+
+def test_the_adjoint_of_a_self_adjoint_map_is_not_named():
+    S = np.array([[2.0, 1.0, 0.0], [1.0, 3.0, 1.0], [0.0, 1.0, 4.0]])
+    X = np.arange(9.0).reshape(3, 3) / 7
+    result = check_derivative(lambda X: S @ X @ S, X, lambda K: (1 + 1e-7) * S @ K @ S)
+    assert result.verdict == "wrong" and result.mistake != "adjoint"
+    A = np.array([[1.0, 2.0], [0.0, 1.0]])
+    result = check_derivative(lambda X: A @ X @ A, np.eye(2), lambda G: A.T @ G @ A.T)
+    assert result.mistake == "adjoint"
+
+
+def test_the_missing_symmetrisation_is_named():
+    """2 A X for the gradient of tr(Xᵀ A X), 2 A x for xᵀ A x, 2 A for the Jacobian of
+    x -> (A + Aᵀ) x: the classic mistake when A is not symmetric."""
+    A = np.array([[1.0, 2.0, 0.0], [-1.0, 0.5, 3.0], [0.0, 1.0, 2.0]])
+    X = np.array([[1.0, 0.5], [-1.0, 2.0], [0.3, 1.0]])
+    x = np.array([1.0, -2.0, 0.5])
+    cases = [
+        (lambda X: np.trace(X.T @ A @ X), X, 2 * A @ X, (A + A.T) @ X),
+        (lambda X: np.trace(X.T @ A @ X), X, lambda K: np.sum(2 * A @ X * K),
+         lambda K: np.sum((A + A.T) @ X * K)),
+        (lambda x: x @ A @ x, x, 2 * A @ x, (A + A.T) @ x),
+        (lambda x: (A + A.T) @ x, x, 2 * A, A + A.T),
+        (lambda x: (A + A.T) @ x, x, kron_jacobian(2 * A, np.eye(1)), A + A.T),
+    ]
+    for f, point, claim, right in cases:
+        result = check_derivative(f, point, claim)
+        assert result.verdict == "wrong" and result.mistake == "symmetrisation", result.message
+        assert "A + Aᵀ" in result.message
+        assert check_derivative(f, point, right).verdict == "correct"
+    # a claim wrong otherwise is not taken for it
+    result = check_derivative(lambda x: x @ A @ x, x, 3 * A @ x)
+    assert result.mistake != "symmetrisation"

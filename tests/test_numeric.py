@@ -127,3 +127,82 @@ def test_complex_step_refuses_a_non_analytic_function(rng):
         assert J.method == "central"
     J = jacobian(lambda X: X * np.conj(X), X)
     assert J.method == "central" and np.allclose(J.reshape(9, 9), np.diag(2 * X.reshape(-1)))
+
+
+# --------------------------------------------------------------------------------------
+# issue 18: method="auto", the method reported, the guard's reach, honest refusals
+# --------------------------------------------------------------------------------------
+
+
+def slogdet(X):
+    return np.linalg.slogdet(X)[1]
+
+
+def test_auto_is_the_default_and_the_method_is_reported(rng):
+    import mdcalc
+
+    X = rng.standard_normal((3, 3)) + 3 * np.eye(3)
+    K = rng.standard_normal((3, 3))
+    inv_T = np.linalg.inv(X).T
+    J = jacobian(slogdet, X)  # log|det X|: slogdet gives real values for complex X
+    assert J.method == "central" and np.allclose(J, inv_T, rtol=1e-8)
+    assert jacobian(lambda X: np.log(np.linalg.det(X)), X).method == "complex-step"
+    D = directional_derivative(slogdet, X, K)
+    assert D.method == "central" and np.isclose(D, np.sum(inv_T * K), rtol=1e-8)
+    Y = np.linalg.inv(X)
+    H = mdcalc.hessian(slogdet, X)
+    assert H.method == "central"
+    assert np.allclose(H, -np.einsum("km,nj->jkmn", Y, Y), rtol=1e-5, atol=1e-6)
+    assert mdcalc.hvp(slogdet, X, K).method == "central"
+    assert mdcalc.hvp(lambda X: np.log(np.linalg.det(X)), X, K).method == "complex-step"
+    # it prints, computes and pickles as a plain array
+    assert repr(J) == repr(np.asarray(J)) and type(J * 2) is np.ndarray
+    import pickle
+
+    assert type(pickle.loads(pickle.dumps(J))) is np.ndarray
+
+
+def test_a_complex_step_that_underflows_is_named_not_called_non_analytic():
+    X = np.array([[1.0, 2.0], [-0.5, 3.0]])
+
+    def tiny(X):
+        return 1e-300 * X @ X
+
+    with pytest.raises(ValueError, match="underflows") as info:
+        jacobian(tiny, X, method="complex-step")
+    assert "not complex-analytic" not in str(info.value)
+    J = jacobian(tiny, X)  # auto: central differences
+    closed = 1e-300 * (np.einsum("ij,kl->iljk", np.eye(2), X) + np.einsum("ij,kl->iljk", X, np.eye(2)))
+    assert J.method == "central" and np.allclose(J, closed, rtol=1e-8, atol=1e-310)
+
+
+def test_the_wide_guard_sees_what_noisy_central_differences_cannot():
+    """1e10 + x conj(x) / 10: the complex step misses the non-analytic piece (its
+    derivative is 0.2 x), and central differences at X are too noisy (0.2 at f = 1e10)
+    to see it; the comparison over a wide step does."""
+    x = np.array([1.0, -0.5])
+
+    def f(x):
+        return 1e10 + 0.1 * x * np.conj(x)
+
+    with pytest.raises(ValueError, match="not complex-analytic"):
+        jacobian(f, x, method="complex-step")
+    with pytest.raises(ValueError, match="not complex-analytic"):
+        directional_derivative(f, x, np.ones(2), method="complex-step")
+    # and an analytic f of the same size passes it
+    J = jacobian(lambda x: 1e10 + 0.1 * x * x, x, method="complex-step")
+    assert np.allclose(J, np.diag(0.2 * x), rtol=1e-14)
+
+
+def test_central_refuses_a_derivative_hidden_in_f_rounding():
+    """|x| + 1e10: central differences are 5% off (f's rounding over the step); refused,
+    where they used to return it. A function that does not change at all gives zeros, with
+    a warning that a derivative below f's rounding cannot be seen."""
+    x = np.array([1.0, 2.0])
+    with pytest.raises(ValueError, match="unreliable"):
+        jacobian(lambda x: np.abs(x) + 1e10, x)
+    with pytest.raises(ValueError, match="unreliable"):
+        directional_derivative(lambda x: np.abs(x) + 1e10, x, np.ones(2))
+    with pytest.warns(RuntimeWarning, match="did not change"):
+        J = jacobian(np.floor, x + 0.5)
+    assert np.all(J == 0) and J.method == "central"
