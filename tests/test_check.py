@@ -270,3 +270,23 @@ def test_the_missing_symmetrisation_is_named():
     # a claim wrong otherwise is not taken for it
     result = check_derivative(lambda x: x @ A @ x, x, 3 * A @ x)
     assert result.mistake != "symmetrisation"
+
+
+def test_a_claim_that_rounds_like_its_largest_entries_is_correct():
+    """tanh(A X W) saturated in places: the closed form 1 - tanh(Z)**2 rounds like 1, so
+    its entries near 1e-9 are off by ~1e-7 of themselves, within the band of rounding at
+    the largest entries' scale and within 1e-4 of the entry: correct (the complex step
+    computes them to full precision; an error of 1e-3 there would be undecided)."""
+    rng = np.random.default_rng(6)
+    A, X, W = rng.standard_normal((4, 4)), rng.standard_normal((4, 2)), rng.standard_normal((2, 3))
+
+    def f(X):
+        return np.tanh(A @ X @ W)
+
+    slope = 1 - np.tanh(A @ X @ W) ** 2
+    assert slope.min() < 1e-8  # saturated somewhere
+    T = np.einsum("il,ij,kl->iljk", slope, A, W)
+    assert check_derivative(f, X, T).verdict == "correct"
+    off = T.copy()
+    off[slope < 1e-8] *= 1 + 1e-3
+    assert check_derivative(f, X, off).verdict == "undecided"
