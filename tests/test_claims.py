@@ -1,4 +1,4 @@
-"""The house rule for universal sentences: each names the test that backs it, or says it claims nothing.
+"""The house rule for universal sentences: each names its backing test, or says it is plain.
 
 A universal word (never, always, only, for every, for all, in any, as soon as, exactly,
 cannot; case-insensitive, whole words) turns a sentence into a claim over a range. In the
@@ -12,22 +12,27 @@ blank line between) by one or more MyST comment lines:
 ``% plain: <short reason>``
     the sentence claims nothing mathematical ("every chapter ends with exercises").
 
+Where a claim holds on part of its range only, qualify the sentence (and test the
+qualified claim), rather than the test.
+
 The book's text is every markdown cell of ``book/*.ipynb``, every page ``book/*.md``, and
 the text that a code cell produces for the page: a figure caption (the cell's metadata
 ``mystnb.figure.caption``) and glued Markdown (``glue_markdown``). For those, the same
 markers are written as Python comments in that code cell: ``# claim: ...`` or
-``# plain: ...``.
+``# plain: ...``. MyST's own syntax is not prose: labels (``(sec-x)=``), roles with their
+targets and directive names are left out of the search.
 
-A paragraph is a run of non-blank lines (a display ``$$ ... $$`` that follows a line of text
-belongs to its paragraph); a heading, a list item, or a directive's fence line with its
-option lines is a paragraph of its own, and the contents of code blocks are not prose. In a list item the marker is
-indented like the item's text, so that it stays inside the item (an unindented ``%`` line
-would end the list). Lines that start with ``%`` are comments in MyST: they are not
-rendered.
+A paragraph is a run of non-blank lines (a display ``$$ ... $$`` that follows a line of
+text belongs to its paragraph); a heading, a list item, or a directive's fence line with
+its option lines is a paragraph of its own, and the contents of code blocks are not prose.
+In a list item the marker is indented like the item's text, so that it stays inside the
+item (an unindented ``%`` line would end the list). Lines that start with ``%`` are
+comments in MyST: they are not rendered.
 
-The words "every" and "any" alone are not searched for (most of their uses are plain:
-"every chapter"); where they make a mathematical claim the paragraph carries a marker all
-the same, and the markers' tests below check it like any other.
+The words "every" and "any" alone are not searched for: most of their uses are plain
+("every chapter", "in any order"). Where they carry a mathematical claim a reader may
+doubt (the eigenvalues of the layer's Hessian, the adjoint of a linear map), the paragraph
+carries a ``claim`` marker all the same, and it is checked like any other.
 
 This file checks that every such paragraph is marked, that every marker follows a
 paragraph, and that every test a ``claim`` names exists: the file is there and defines
