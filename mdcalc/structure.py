@@ -279,6 +279,8 @@ class Subspace:
         """The n^2 x dim matrix S with vec X = S x: the duplication matrix D_n for
         "symmetric", L_n^T for "lower"; column k is vec B_k."""
         check_size(self.n * self.n * self.dim, 8, f"the {self.n * self.n} x {self.dim} basis")
+        if self.dim == 0:
+            return np.zeros((self.n * self.n, 0))
         eye = np.eye(self.dim)
         return self.from_coordinates(eye).transpose(0, 2, 1).reshape(self.dim, -1).T
 

@@ -355,9 +355,9 @@ def duplication_matrix(n: int) -> np.ndarray:
     True
     """
     n = _matrix_size(n)
-    rows, cols = lower_entries(n)
-    m = rows.size
+    m = n * (n + 1) // 2
     check_size(n * n * m, 8, f"the duplication matrix D_{n} ({n * n} x {m})")
+    rows, cols = lower_entries(n)
     D = np.zeros((n * n, m))
     k = np.arange(m)
     D[rows + n * cols, k] = 1.0  # X[i, j] sits at i + n j in vec(X)
@@ -393,9 +393,9 @@ def elimination_matrix(n: int) -> np.ndarray:
     array([1., 3., 4.])
     """
     n = _matrix_size(n)
-    rows, cols = lower_entries(n)
-    m = rows.size
+    m = n * (n + 1) // 2
     check_size(n * n * m, 8, f"the elimination matrix L_{n} ({m} x {n * n})")
+    rows, cols = lower_entries(n)
     L = np.zeros((m, n * n))
     L[np.arange(m), rows + n * cols] = 1.0
     return L

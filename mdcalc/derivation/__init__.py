@@ -135,7 +135,7 @@ def derive(expr: Any, wrt: Any, *, name: str = "F", structure: str | None = None
     >>> on_symmetric.gradient
     X**(-1)
     >>> on_symmetric.entry_gradient
-    2*X**(-1) - HadamardProduct(X**(-1), I)
+    -HadamardProduct(X**(-1), I) + 2*X**(-1)
     >>> on_symmetric.vec_jacobian               # by vech X: D_3 is the duplication matrix
     Vec(I).T*(KroneckerProduct(I, X**(-1)))*D_3
     """
