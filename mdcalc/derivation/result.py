@@ -281,12 +281,21 @@ class Derivation:
         D = self._at(values)
         f = self.function(values)
         X = np.asarray(values[self.wrt], dtype=float).reshape(D.in_shape)
+        T = D.tensor()
+
+        def as_map(K: np.ndarray) -> np.ndarray:
+            return np.tensordot(T, K, axes=X.ndim)
+
+        index: Any = T
         if self.structure is not None:
             options = {**options, "structure": self.structure}
+            # the unstructured tensor, right as a map on the subspace (for a scalar F it
+            # is G, not the gradient on the subspace: that one is .gradient)
+            index = as_map
         results = {
             "differential": check_derivative(f, X, D, **options),
             "vec_jacobian": check_derivative(f, X, D.matrix(), **options),
-            "index": check_derivative(f, X, D.tensor(), **options),
+            "index": check_derivative(f, X, index, **options),
         }
         if self.gradient is not None:
             G = self.gradient_value(values).reshape(D.out_shape + D.in_shape)
