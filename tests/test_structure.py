@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import traceback
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -153,10 +152,10 @@ def test_dimensions_and_free_entries():
         assert dims == {"symmetric": n * (n + 1) // 2, "skew": n * (n - 1) // 2,
                         "diagonal": n, "lower": n * (n + 1) // 2, "upper": n * (n + 1) // 2}
     S = Subspace("upper", 3)
-    assert list(zip(S.rows.tolist(), S.cols.tolist())) == [
+    assert list(zip(S.rows.tolist(), S.cols.tolist(), strict=True)) == [
         (0, 0), (0, 1), (1, 1), (0, 2), (1, 2), (2, 2)]  # column by column
     S = Subspace("skew", 3)
-    assert list(zip(S.rows.tolist(), S.cols.tolist())) == [(1, 0), (2, 0), (2, 1)]
+    assert list(zip(S.rows.tolist(), S.cols.tolist(), strict=True)) == [(1, 0), (2, 0), (2, 1)]
 
 
 def test_projections_by_name():
@@ -269,3 +268,330 @@ def test_structure_hints():
         as_structure("Symmetric")
     with pytest.raises(TypeError, match="a string"):
         as_structure(1)
+
+
+# --------------------------------------------------------------------------------------
+# the numeric functions on a subspace, against closed forms
+# --------------------------------------------------------------------------------------
+
+
+def logdet(X):
+    return np.log(np.linalg.det(X))
+
+
+def cholesky_logdet(X):
+    # reads the lower triangle only, as a Cholesky factorisation does
+    return 2 * np.sum(np.log(np.diagonal(np.linalg.cholesky(X), axis1=-2, axis2=-1)), -1)
+
+
+def spd(n: int, seed: int) -> np.ndarray:
+    M = np.random.default_rng(seed).standard_normal((n, n))
+    return M @ M.T + n * np.eye(n)
+
+
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_jacobian_on_symmetric_x_is_the_trace_gradient(n):
+    S = spd(n, n)
+    inv = np.linalg.inv(S)
+    G = mdcalc.jacobian(logdet, S, structure="symmetric")
+    assert np.allclose(G, inv, rtol=1e-12, atol=1e-14)
+    # a function that reads one triangle only: differentiated along symmetric matrices
+    # it has the same gradient, which the unstructured Jacobian cannot see
+    G = mdcalc.jacobian(cholesky_logdet, S, method="central", structure="symmetric")
+    assert np.allclose(G, inv, rtol=1e-8, atol=1e-10)
+    if n > 1:
+        unstructured = mdcalc.jacobian(cholesky_logdet, S, method="central")
+        assert not np.allclose(unstructured, inv, rtol=1e-3)
+
+
+@pytest.mark.parametrize("structure", STRUCTURES)
+def test_jacobian_of_a_matrix_function_on_each_subspace(structure):
+    n = 3
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((n, n))  # not symmetric
+    X = member(structure, n, 6) + (0 if structure == "skew" else 4 * np.eye(n))
+
+    def f(X):
+        return A @ X @ X
+
+    S = Subspace(structure, n)
+    J = mdcalc.jacobian(f, X, structure=structure)
+    unstructured = mdcalc.jacobian(f, X)
+    # the projection of the unstructured Jacobian in its input indices
+    assert np.allclose(J, S.project(unstructured), rtol=1e-12, atol=1e-12)
+    for K in [S.project(rng.standard_normal((n, n))) for _ in range(2)]:
+        assert np.allclose(np.tensordot(J, K, axes=2), A @ (K @ X + X @ K), rtol=1e-11)
+        assert np.allclose(
+            mdcalc.directional_derivative(f, X, K, structure=structure),
+            A @ (K @ X + X @ K), rtol=1e-12, atol=1e-12)
+    # by the independent entries: the vec-Jacobian times the basis matrix (D_n)
+    M = mdcalc.tensor_to_matrix(J, (n, n), (n, n)) @ S.matrix()
+    closed = np.kron(np.eye(n), A @ X) + np.kron(X.T, A)
+    assert np.allclose(M, closed @ S.matrix(), rtol=1e-11, atol=1e-12)
+
+
+def test_inverse_on_symmetric_x_by_vech():
+    n = 3
+    X = spd(n, 2)
+    inv = np.linalg.inv(X)
+    J = mdcalc.jacobian(np.linalg.inv, X, structure="symmetric")
+    by_vech = mdcalc.tensor_to_matrix(J, (n, n), (n, n)) @ duplication_matrix(n)
+    assert np.allclose(by_vech, -np.kron(inv, inv) @ duplication_matrix(n), rtol=1e-11)
+
+
+def test_hessian_and_hvp_of_logdet_on_symmetric_x():
+    n = 3
+    X = spd(n, 3)
+    inv = np.linalg.inv(X)
+    rng = np.random.default_rng(4)
+    K1, K2 = (Subspace("symmetric", n).project(rng.standard_normal((n, n))) for _ in "ab")
+    H = mdcalc.hessian(logdet, X, structure="symmetric")
+    assert H.shape == (n, n, n, n)
+    bilinear = -np.trace(inv @ K1 @ inv @ K2)
+    assert np.isclose(np.sum(K2 * np.tensordot(H, K1, axes=2)), bilinear, rtol=1e-8)
+    assert np.allclose(np.tensordot(H, K1, axes=2), -inv @ K1 @ inv, rtol=1e-8, atol=1e-10)
+    assert np.allclose(H, H.transpose(2, 3, 0, 1), rtol=0, atol=1e-12)
+    V = mdcalc.hvp(logdet, X, K1, structure="symmetric")
+    assert np.allclose(V, -inv @ K1 @ inv, rtol=1e-8, atol=1e-10)
+
+
+def test_hvp_on_a_subspace_is_the_projection_of_the_hvp():
+    n = 3
+    rng = np.random.default_rng(8)
+    A, X = rng.standard_normal((n, n)), symmetric(n, 9)
+
+    def f(X):
+        return np.trace(A @ X @ X, axis1=-2, axis2=-1)
+
+    for structure in STRUCTURES:
+        S = Subspace(structure, n)
+        X_, K = S.project(X), S.project(rng.standard_normal((n, n)))
+        full = mdcalc.hvp(f, X_, K)  # K^T A^T + A^T K^T, not in the subspace in general
+        assert np.allclose(full, K.T @ A.T + A.T @ K.T, rtol=1e-8, atol=1e-9)
+        on = mdcalc.hvp(f, X_, K, structure=structure)
+        assert np.allclose(on, S.project(full), rtol=1e-8, atol=1e-9), structure
+        assert S.contains(on, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda X, K: mdcalc.jacobian(logdet, X + np.triu(X, 1), structure="symmetric"),
+         "X is not symmetric"),
+        (lambda X, K: mdcalc.directional_derivative(logdet, X, np.triu(K), structure="symmetric"),
+         "K is not symmetric"),
+        (lambda X, K: mdcalc.hvp(logdet, X, np.triu(K), structure="symmetric"),
+         "K is not symmetric"),
+        (lambda X, K: mdcalc.hessian(logdet, X, structure="triangular"), "did you mean 'lower'"),
+        (lambda X, K: mdcalc.jacobian(logdet, X, structure=True), "a string"),
+        (lambda X, K: mdcalc.jacobian(lambda v: v.sum(), np.ones(3), structure="lower"),
+         "needs a square matrix"),
+        (lambda X, K: mdcalc.jacobian(lambda X: X, np.zeros((1, 1)), structure="skew"),
+         "no direction"),
+        (lambda X, K: mdcalc.check_derivative(logdet, np.triu(X), np.eye(3), structure="symmetric"),
+         "is not symmetric"),
+        (lambda X, K: mdcalc.check_derivative(lambda X: X[0, 0], np.zeros((1, 1)),
+                                              np.zeros((1, 1)), structure="skew"),
+         "no direction"),
+        (lambda X, K: mdcalc.check_second_derivative(logdet, np.tril(X), np.eye(9),
+                                                     structure="upper"),
+         "is not upper-triangular"),
+        (lambda X, K: mdcalc.directional_derivative(logdet, X, K[:2, :2], structure="symmetric"),
+         "but K is 2x2"),
+    ],
+)
+def test_numeric_functions_refuse_points_and_directions_outside(call, words):
+    X, K = spd(3, 1), symmetric(3, 2)
+    with pytest.raises((ValueError, TypeError), match=words) as info:
+        call(X, K)
+    assert_refused(info.value)
+
+
+# --------------------------------------------------------------------------------------
+# the checkers name the confusion between the two derivatives
+# --------------------------------------------------------------------------------------
+
+
+def test_check_derivative_names_the_structured_mistakes():
+    n = 3
+    X = spd(n, 11)
+    inv = np.linalg.inv(X)
+    entries = 2 * inv - inv * np.eye(n)  # the Matrix Cookbook's (141)
+    on = {"structure": "symmetric"}
+    assert mdcalc.check_derivative(logdet, X, inv, **on).verdict == "correct"
+    wrong = mdcalc.check_derivative(logdet, X, entries, **on)
+    assert wrong.verdict == "wrong" and wrong.mistake == "independent-entries"
+    assert "independent entries" in wrong.message and "Cookbook" in wrong.message
+    # the reverse: the derivative by vech X asked (a 1 x 6 row), the trace gradient given
+    row = vech(entries)[None, :]
+    right = mdcalc.check_derivative(logdet, X, row, **on)
+    assert right.verdict == "correct" and right.form == "entries"
+    reverse = mdcalc.check_derivative(logdet, X, vech(inv)[None, :], **on)
+    assert reverse.mistake == "trace-gradient" and "independent entries" in reverse.message
+    # outside the subspace, with the right projection: tr(A X), A not symmetric
+    A = np.random.default_rng(12).standard_normal((n, n))
+
+    def trace_ax(X):
+        return np.trace(A @ X)
+
+    sym = (A + A.T) / 2
+    assert mdcalc.check_derivative(trace_ax, X, sym, **on).verdict == "correct"
+    outside = mdcalc.check_derivative(trace_ax, X, A.T, **on)
+    assert outside.verdict == "wrong" and outside.mistake == "outside-subspace"
+    assert "its projection" in outside.message
+    assert mdcalc.check_derivative(trace_ax, X, A.T).verdict == "correct"  # no structure
+    unsym_entries = 2 * A.T - A * np.eye(n)  # 2G - diag G, unsymmetrised
+    assert mdcalc.check_derivative(trace_ax, X, unsym_entries, **on).mistake == (
+        "independent-entries")
+    # a plain mistake stays what it was: a sign
+    assert mdcalc.check_derivative(logdet, X, -inv, **on).mistake == "sign"
+
+
+@pytest.mark.parametrize("structure", STRUCTURES)
+def test_check_derivative_on_each_subspace(structure):
+    n = 3
+    rng = np.random.default_rng(13)
+    A = rng.standard_normal((n, n))
+    X = member(structure, n, 14) + (0 if structure == "skew" else 3 * np.eye(n))
+    S = Subspace(structure, n)
+
+    def f(X):
+        return np.trace(A @ X @ X)
+
+    G = (A @ X + X @ A).T  # unstructured gradient
+    on = {"structure": structure}
+    assert mdcalc.check_derivative(f, X, S.project(G), **on)
+    assert mdcalc.check_derivative(f, X, S.coordinates(S.entry_derivative(G))[None, :], **on)
+    assert mdcalc.check_derivative(f, X, lambda K: np.sum(G * K), **on)
+    if S.doubles:
+        assert mdcalc.check_derivative(f, X, S.entry_derivative(G), **on).mistake == (
+            "independent-entries")
+        row = S.coordinates(S.project(G))[None, :]
+        assert mdcalc.check_derivative(f, X, row, **on).mistake == "trace-gradient"
+    assert mdcalc.check_derivative(f, X, G, **on).mistake == "outside-subspace"
+
+
+def test_check_second_derivative_on_symmetric_x():
+    n = 3
+    X = spd(n, 15)
+    inv = np.linalg.inv(X)
+    on = {"structure": "symmetric"}
+
+    def bilinear(K1, K2):
+        return -np.trace(inv @ K1 @ inv @ K2)
+
+    def hessian_map(K):
+        return -inv @ K @ inv
+
+    assert mdcalc.check_second_derivative(logdet, X, bilinear, **on).verdict == "correct"
+    assert mdcalc.check_second_derivative(logdet, X, hessian_map, **on).verdict == "correct"
+    # one triangle only: the Cholesky log det, by nested central differences
+    result = mdcalc.check_second_derivative(cholesky_logdet, X, bilinear, method="central",
+                                            **on)
+    assert result.verdict == "correct", result.message
+
+    def halved(K1, K2):
+        return bilinear(K1, K2) / 2
+
+    assert mdcalc.check_second_derivative(logdet, X, halved, **on).mistake == "scale"
+
+
+# --------------------------------------------------------------------------------------
+# derive
+# --------------------------------------------------------------------------------------
+
+sp = pytest.importorskip("sympy")
+
+
+def _values(structure: str, n: int, seed: int):
+    X, A, x = sp.MatrixSymbol("X", n, n), sp.MatrixSymbol("A", n, n), sp.MatrixSymbol("x", n, 1)
+    rng = np.random.default_rng(seed)
+    X_ = member(structure, n, seed) + (0 if structure == "skew" else n * np.eye(n))
+    return (X, A, x), {X: X_, A: rng.standard_normal((n, n)), x: rng.standard_normal((n, 1))}
+
+
+@pytest.mark.parametrize("structure", STRUCTURES)
+def test_derive_gives_both_derivatives(structure):
+    n = 3
+    (X, A, x), values = _values(structure, n, 21)
+    X_, A_, x_ = values[X], values[A], values[x]
+    S = Subspace(structure, n)
+    exprs = {
+        "trace": (sp.Trace(A * X), A_.T),
+        "quadratic": (x.T * X * x, x_ @ x_.T),
+        "square": (sp.Trace(X * X), 2 * X_.T),
+    }
+    if structure != "skew":  # skew 3 x 3 matrices are singular
+        exprs["logdet"] = (sp.log(sp.det(X)), np.linalg.inv(X_).T)
+    for name, (expr, G) in exprs.items():
+        result = mdcalc.derive(expr, X, structure=structure)
+        verdict = result.check(values)
+        assert verdict, (name, str(verdict))
+        assert set(verdict.results) == {"differential", "vec_jacobian", "index", "gradient",
+                                        "entry_gradient"}
+        assert np.allclose(result.gradient_value(values), S.project(G), rtol=1e-12), name
+        assert np.allclose(result.entry_gradient_value(values), S.entry_derivative(G),
+                           rtol=1e-12), name
+        J = result.matrix(values)
+        assert J.shape == (1, S.dim)
+        assert np.allclose(J[0], S.coordinates(S.entry_derivative(G)), rtol=1e-12), name
+
+
+def test_derive_on_symmetric_x_simplifies_and_prints():
+    from mdcalc.derivation import to_latex
+
+    X = sp.MatrixSymbol("X", 3, 3)
+    result = mdcalc.derive(sp.log(sp.det(X)), X, structure="symmetric")
+    assert to_latex(result.gradient) == "X^{-1}"
+    assert to_latex(result.entry_gradient) == r"2 X^{-1} - X^{-1} \odot I"
+    assert to_latex(result.vec_jacobian).endswith("D_{3}")
+    inverse = mdcalc.derive(X.I, X, structure="symmetric")
+    assert to_latex(inverse.vec_jacobian) == r"- \left(X^{-1} \otimes X^{-1}\right) D_{3}"
+    plain = mdcalc.derive(sp.log(sp.det(X)), X)
+    assert plain.entry_gradient == plain.gradient and plain.structure is None
+
+
+def test_derive_matrix_valued_on_symmetric_x():
+    n = 3
+    (X, A, x), values = _values("symmetric", n, 22)
+    X_ = values[X]
+    inv = np.linalg.inv(X_)
+    result = mdcalc.derive(X.I, X, structure="symmetric")
+    assert result.check(values)
+    D = duplication_matrix(n)
+    assert np.allclose(result.matrix(values), -np.kron(inv, inv) @ D, rtol=1e-12)
+    assert result.gradient is None and result.entry_gradient is None
+
+
+def test_derive_refuses_values_outside_and_bad_structures():
+    (X, A, x), values = _values("symmetric", 3, 23)
+    result = mdcalc.derive(sp.Trace(A * X), X, structure="symmetric")
+    bad = {**values, X: np.triu(values[X])}
+    with pytest.raises(ValueError, match="the value for X is not symmetric"):
+        result.check(bad)
+    with pytest.raises(ValueError, match="the value for X is not symmetric"):
+        result.gradient_value(bad)
+    with pytest.raises(ValueError, match="needs a square variable"):
+        mdcalc.derive(sp.Trace(sp.MatrixSymbol("B", 2, 3).T * sp.MatrixSymbol("Y", 2, 3)),
+                      sp.MatrixSymbol("Y", 2, 3), structure="lower")
+    with pytest.raises(ValueError, match="did you mean 'skew'"):
+        mdcalc.derive(sp.Trace(A * X), X, structure="antisymmetric")
+    with pytest.raises(TypeError, match="a string"):
+        mdcalc.derive(sp.Trace(A * X), X, structure=1)
+
+
+@pytest.mark.parametrize("structure", STRUCTURES)
+@settings(max_examples=8, deadline=None)
+@given(n=st.integers(min_value=1, max_value=4), seed=seeds)
+def test_derive_gradients_agree_with_the_numeric_ones(structure, n, seed):
+    if structure == "skew" and n == 1:
+        return  # no direction (refused, tested above)
+    (X, A, x), values = _values(structure, n, seed)
+    expr = sp.Trace(A * X * X) + sp.Trace(A * X)
+    result = mdcalc.derive(expr, X, structure=structure)
+    f = result.function(values)
+    numeric = mdcalc.jacobian(f, values[X], structure=structure)
+    assert np.allclose(result.gradient_value(values), numeric, rtol=1e-10, atol=1e-12)
+    S = Subspace(structure, n)
+    assert np.allclose(result.entry_gradient_value(values), S.entry_derivative(numeric),
+                       rtol=1e-10, atol=1e-12)
