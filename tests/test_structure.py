@@ -595,3 +595,68 @@ def test_derive_gradients_agree_with_the_numeric_ones(structure, n, seed):
     S = Subspace(structure, n)
     assert np.allclose(result.entry_gradient_value(values), S.entry_derivative(numeric),
                        rtol=1e-10, atol=1e-12)
+
+
+# --------------------------------------------------------------------------------------
+# the claims of chapter 10, over their ranges
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("structure", STRUCTURES)
+@settings(max_examples=10, deadline=None)
+@given(n=st.integers(min_value=1, max_value=5), seed=seeds)
+def test_the_gradient_on_a_subspace_is_the_projection(structure, n, seed):
+    """jacobian(structure=...) of a scalar f, computed along the subspace's basis, is the
+    projection of the ordinary gradient; the entry layout is entry_derivative of it."""
+    if structure == "skew" and n == 1:
+        return  # no direction: refused (test_numeric_functions_refuse_...)
+    rng = np.random.default_rng(seed)
+    A, C = rng.standard_normal((2, n, n))
+    X = member(structure, n, seed)
+
+    def f(X):
+        return np.trace(A @ X @ X + C @ X, axis1=-2, axis2=-1)
+
+    G = (A @ X + X @ A + C).T  # the ordinary gradient
+    S = Subspace(structure, n)
+    on = mdcalc.jacobian(f, X, structure=structure)
+    assert np.allclose(on, S.project(G), rtol=1e-10, atol=1e-12)
+    assert np.allclose(mdcalc.jacobian(f, X), G, rtol=1e-10, atol=1e-12)
+    basis = S.from_coordinates(np.eye(S.dim))  # the derivatives along B_k
+    along = [mdcalc.directional_derivative(f, X, B, structure=structure) for B in basis]
+    assert np.allclose(S.coordinates(S.entry_derivative(G)), along, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("structure", STRUCTURES)
+@SETTINGS
+@given(n=sizes, seed=seeds)
+def test_the_steepest_direction_on_a_subspace(structure, n, seed):
+    """Per unit of Frobenius norm, no direction K of S raises F faster than G_S = P G, and
+    G_S reaches it; E (by the independent entries) is slower unless it is a multiple of
+    G_S; in the Euclidean norm of the free entries, E is the steepest instead."""
+    rng = np.random.default_rng(seed)
+    S = Subspace(structure, n)
+    if S.dim == 0:
+        return
+    G = rng.standard_normal((n, n))
+    G_S, E = S.project(G), S.entry_derivative(G)
+    top = np.linalg.norm(G_S)
+    K = S.project(rng.standard_normal((200, n, n)))
+    norms = np.linalg.norm(K, axis=(1, 2))
+    keep = norms > 0
+    rates = np.einsum("kij,ij->k", K[keep], G) / norms[keep]
+    assert np.all(rates <= top * (1 + 1e-12))
+    assert np.isclose(np.sum(G * G_S) / top, top, rtol=1e-12)
+    rate_E = np.sum(G * E) / np.linalg.norm(E)
+    assert rate_E <= top * (1 + 1e-12)
+    parallel = np.allclose(np.linalg.norm(E) * G_S, top * E, rtol=1e-12, atol=1e-12)
+    assert parallel or rate_E < top
+    if S.doubles and np.any(np.abs(np.diag(G_S)) > 1e-3) and np.any(
+            np.abs(G_S - np.diag(np.diag(G_S))) > 1e-3) and structure == "symmetric":
+        assert rate_E < top * (1 - 1e-9)  # strictly slower
+    # in the norm of the free entries x: the gradient of x -> F(x) is coords(E)
+    x_rates = np.einsum("kij,ij->k", K[keep], G) / np.linalg.norm(
+        S.coordinates(K[keep]), axis=1)
+    steepest_x = np.linalg.norm(S.coordinates(E))
+    assert np.all(x_rates <= steepest_x * (1 + 1e-12))
+    assert np.isclose(np.sum(G * E) / steepest_x, steepest_x, rtol=1e-12)
