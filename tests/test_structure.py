@@ -4,6 +4,7 @@ derivatives on them in derive, the numeric functions and the checkers."""
 from __future__ import annotations
 
 import traceback
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -660,3 +661,75 @@ def test_the_steepest_direction_on_a_subspace(structure, n, seed):
     steepest_x = np.linalg.norm(S.coordinates(E))
     assert np.all(x_rates <= steepest_x * (1 + 1e-12))
     assert np.isclose(np.sum(G * E) / steepest_x, steepest_x, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------------------
+# hostile values of structure=, everywhere it is taken
+# --------------------------------------------------------------------------------------
+
+BAD_STRUCTURES = [1, True, b"symmetric", ["symmetric"], "", "Symmetric", "sym", "toeplitz",
+                  "hermitian", np.str_("symmetrical")]
+
+
+def _structured_calls(bad: Any) -> list:
+    X, K = spd(3, 30), symmetric(3, 31)
+    Xs = sp.MatrixSymbol("X", 3, 3)
+    return [
+        lambda: mdcalc.jacobian(logdet, X, structure=bad),
+        lambda: mdcalc.directional_derivative(logdet, X, K, structure=bad),
+        lambda: mdcalc.hessian(logdet, X, structure=bad),
+        lambda: mdcalc.hvp(logdet, X, K, structure=bad),
+        lambda: mdcalc.check_derivative(logdet, X, np.linalg.inv(X), structure=bad),
+        lambda: mdcalc.check_second_derivative(logdet, X, lambda K: K, structure=bad),
+        lambda: mdcalc.self_check(logdet, X, np.linalg.inv(X), structure=bad),
+        lambda: mdcalc.derive(sp.log(sp.det(Xs)), Xs, structure=bad),
+        lambda: project(X, bad),
+        lambda: in_subspace(X, bad),
+        lambda: entry_derivative(X, bad),
+        lambda: mdcalc.structure.restrict(logdet, X, bad),
+    ]
+
+
+@pytest.mark.parametrize("bad", BAD_STRUCTURES, ids=repr)
+def test_bad_structures_are_refused_everywhere(bad):
+    for call in _structured_calls(bad):
+        with pytest.raises((ValueError, TypeError)) as info:
+            call()
+        assert_refused(info.value)
+        assert "structure" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: mdcalc.structure.restrict(logdet, np.ones((2, 3)), "symmetric"),
+        lambda: mdcalc.structure.restrict(logdet, "X", "symmetric"),
+        lambda: mdcalc.structure.restrict(logdet, np.array([[1.0, 2.0], [0.0, 1.0]]),
+                                          "symmetric"),
+        lambda: mdcalc.structure.restrict(logdet, np.eye(2), None),
+        lambda: mdcalc.structure.restrict(logdet, np.zeros((1, 1)), "skew"),
+        lambda: mdcalc.structure.restrict(logdet, np.eye(2) + 1j, "symmetric"),
+        lambda: Subspace("symmetric", 2).require("K", np.eye(3)),
+        lambda: Subspace("lower", 2).contains(np.ones(4)),
+    ],
+)
+def test_restrict_and_subspace_refuse_bad_input(call):
+    with pytest.raises((ValueError, TypeError)) as info:
+        call()
+    assert_refused(info.value)
+
+
+@SETTINGS
+@given(n=sizes, seed=seeds, structure=st.sampled_from(STRUCTURES))
+def test_public_wrappers_agree_with_the_subspace(n, seed, structure):
+    G = np.random.default_rng(seed).standard_normal((n, n))
+    S = Subspace(structure, n)
+    assert np.array_equal(project(G, structure), S.project(G))
+    assert np.array_equal(entry_derivative(G, structure), S.entry_derivative(G))
+    assert in_subspace(S.project(G), structure)
+    assert in_subspace(G, structure) == S.contains(G)
+    g, x, S2 = mdcalc.structure.restrict(lambda X: np.sum(X * G, axis=(-2, -1)),
+                                         S.project(G), structure) if S.dim else (None,) * 3
+    if S.dim:
+        assert np.isclose(g(x), np.sum(S.project(G) * G))
+        assert np.array_equal(S2.from_coordinates(x), S.project(G))
