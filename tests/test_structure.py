@@ -733,3 +733,28 @@ def test_public_wrappers_agree_with_the_subspace(n, seed, structure):
     if S.dim:
         assert np.isclose(g(x), np.sum(S.project(G) * G))
         assert np.array_equal(S2.from_coordinates(x), S.project(G))
+
+
+def test_check_second_derivative_reads_a_map_on_the_subspace():
+    """A Hessian map whose values leave the subspace is right when its projection is the
+    Hessian-vector product on it: K -> K^T A^T + A^T K^T for tr(A X X), A not symmetric."""
+    n = 3
+    rng = np.random.default_rng(40)
+    A, X = rng.standard_normal((n, n)), symmetric(n, 41)
+
+    def f(X):
+        return np.trace(A @ X @ X, axis1=-2, axis2=-1)
+
+    def full_map(K):
+        return K.T @ A.T + A.T @ K.T
+
+    def projected(K):
+        V = full_map(K)
+        return (V + V.T) / 2
+
+    on = {"structure": "symmetric"}
+    for claim in (full_map, projected):
+        assert mdcalc.check_second_derivative(f, X, claim, **on).verdict == "correct"
+    assert mdcalc.check_second_derivative(f, X, lambda K: 2 * full_map(K), **on).mistake == (
+        "scale")
+    assert mdcalc.check_second_derivative(f, X, full_map).verdict == "correct"
