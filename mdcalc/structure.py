@@ -505,12 +505,22 @@ def direction(subspace: Subspace, K: ArrayLike, shape: tuple[int, ...]) -> np.nd
     return subspace.coordinates(subspace.project(K_))
 
 
+def _like(result: Any, values: np.ndarray) -> np.ndarray:
+    """``values`` in the array type of ``result``, keeping what it reports (e.g. the
+    numeric method used, where the numeric functions attach it)."""
+    method = getattr(result, "method", None)
+    if method is None or type(result) is np.ndarray:
+        return values
+    return type(result)(values, method)  # type: ignore[call-arg]
+
+
 def jacobian_on(jacobian: Callable[..., np.ndarray], f: Callable[..., Any], X: ArrayLike,
                 structure: str, **options: Any) -> np.ndarray:
     """:func:`mdcalc.jacobian` on a subspace: the numeric Jacobian of g (f of the free
     entries), d_k = DF[B_k], in the trace layout (see :func:`mdcalc.jacobian`)."""
     g, x, subspace = restrict(f, X, structure)
-    return subspace.trace_layout(jacobian(g, x, **options))
+    J = jacobian(g, x, **options)
+    return _like(J, subspace.trace_layout(np.asarray(J)))
 
 
 def directional_on(directional: Callable[..., np.ndarray], f: Callable[..., Any],
@@ -529,8 +539,9 @@ def hessian_on(hessian: Callable[..., np.ndarray], f: Callable[..., Any], X: Arr
     n = subspace.n
     check_size(n**4, 8, f"the Hessian on the subspace ({n}x{n}x{n}x{n})")
     h = hessian(g, x, **options)
-    half = subspace.trace_layout(h)  # (dim, n, n): the second pair converted
-    return np.moveaxis(subspace.trace_layout(np.moveaxis(half, 0, -1)), (2, 3), (0, 1))
+    half = subspace.trace_layout(np.asarray(h))  # (dim, n, n): the second pair converted
+    both = np.moveaxis(subspace.trace_layout(np.moveaxis(half, 0, -1)), (2, 3), (0, 1))
+    return _like(h, both)
 
 
 def hvp_on(hvp: Callable[..., np.ndarray], f: Callable[..., Any], X: ArrayLike, K: ArrayLike,
@@ -538,7 +549,8 @@ def hvp_on(hvp: Callable[..., np.ndarray], f: Callable[..., Any], X: ArrayLike, 
     """:func:`mdcalc.hvp` along a K of the subspace: the projection of the HVP onto it."""
     g, x, subspace = restrict(f, X, structure)
     k = direction(subspace, K, (subspace.n, subspace.n))
-    return subspace.trace_layout(hvp(g, x, k, **options))
+    v = hvp(g, x, k, **options)
+    return _like(v, subspace.trace_layout(np.asarray(v)))
 
 
 def hvps_on(numeric_hvps: Callable[..., Any], f: Callable[..., Any], X: np.ndarray,

@@ -758,3 +758,22 @@ def test_check_second_derivative_reads_a_map_on_the_subspace():
     assert mdcalc.check_second_derivative(f, X, lambda K: 2 * full_map(K), **on).mistake == (
         "scale")
     assert mdcalc.check_second_derivative(f, X, full_map).verdict == "correct"
+
+
+def test_results_keep_the_method_their_type_reports():
+    """What a numeric function attaches to its result (the method used) survives the
+    conversion to the trace layout."""
+
+    class Reported(np.ndarray):
+        def __new__(cls, values, method):
+            out = np.asarray(values).view(cls)
+            out.method = method
+            return out
+
+    def jacobian(g, x, **options):
+        return Reported(mdcalc.jacobian(g, x, **options), "complex-step")
+
+    X = spd(3, 50)
+    J = mdcalc.structure.jacobian_on(jacobian, logdet, X, "symmetric")
+    assert isinstance(J, Reported) and J.method == "complex-step"
+    assert np.allclose(J, np.linalg.inv(X), rtol=1e-12)
