@@ -568,9 +568,9 @@ def test_derive_refuses_values_outside_and_bad_structures():
     (X, A, x), values = _values("symmetric", 3, 23)
     result = mdcalc.derive(sp.Trace(A * X), X, structure="symmetric")
     bad = {**values, X: np.triu(values[X])}
-    with pytest.raises(ValueError, match="the value for X is not symmetric"):
+    with pytest.raises(ValueError, match="the value for X: X is not symmetric: X"):
         result.check(bad)
-    with pytest.raises(ValueError, match="the value for X is not symmetric"):
+    with pytest.raises(ValueError, match="the value for X: X is not symmetric: X"):
         result.gradient_value(bad)
     with pytest.raises(ValueError, match="needs a square variable"):
         mdcalc.derive(sp.Trace(sp.MatrixSymbol("B", 2, 3).T * sp.MatrixSymbol("Y", 2, 3)),

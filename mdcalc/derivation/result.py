@@ -156,7 +156,10 @@ class Derivation:
         subs = _substitutions(self.expr, values)
         subspace = self._subspace()
         if subspace is not None:
-            subspace.require(f"the value for {self.wrt}", subs[self.wrt])
+            try:
+                subspace.require(str(self.wrt), subs[self.wrt])
+            except ValueError as exc:
+                raise ValueError(f"the value for {self.wrt}: {exc}") from None
         F = _evaluate(self.expr, subs)
         if np.any(F.imag != 0):
             raise ValueError(f"{self.expr} is not real at these values")
