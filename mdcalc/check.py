@@ -39,6 +39,7 @@ from mdcalc.numeric import (
     linearity_noise,
     non_analytic,
 )
+from mdcalc.structure import Subspace
 from mdcalc.vectorization import matrix_to_tensor
 
 __all__ = ["CheckResult", "check_derivative", "self_check"]
@@ -73,11 +74,14 @@ class CheckResult:
         The verdict in words; for a wrong claim, what kind of mistake it is, if known.
     form : str
         How the claim was read: ``"tensor"``, ``"gradient"``, ``"matrix"``, ``"callable"``,
-        or ``"unrecognised"`` (wrong shape).
+        ``"entries"`` (with a structure: the derivative by the independent entries), or
+        ``"unrecognised"`` (wrong shape).
     mistake : str or None
         A short name of the recognised mistake (``"row-major"``, ``"input-first"``,
         ``"transpose"``, ``"kronecker-factor"``, ``"adjoint"``, ``"zero"``, ``"sign"``,
-        ``"scale"``, ``"shape"``), ``None`` when correct or not recognised.
+        ``"scale"``, ``"shape"``; with a structure also ``"independent-entries"``,
+        ``"trace-gradient"`` and ``"outside-subspace"``), ``None`` when correct or not
+        recognised.
     method : str
         The numeric method used: ``"complex-step"`` or ``"central"``.
     verdict : str
@@ -120,6 +124,7 @@ def check_derivative(
     rtol: float | None = None,
     n_directions: int = 3,
     seed: int = 0,
+    structure: str | None = None,
 ) -> CheckResult:
     """Check a claimed derivative of f at X, and explain a wrong one.
 
@@ -141,6 +146,20 @@ def check_derivative(
         How many random directions K to test.
     seed : int
         Seed of the random directions.
+    structure : {None, "symmetric", "skew", "diagonal", "lower", "upper"}
+        X is a square matrix of this structure, and the claim is the derivative of f
+        along the subspace S of such matrices (see :mod:`mdcalc.structure`): the
+        directions are drawn inside S, so f is called on S only. A gradient (scalar f,
+        shaped like X) is the gradient in the trace inner product on S and must itself
+        be in S (``sym G`` for symmetric X); a claim that is not, but whose projection
+        is right, is "wrong" (mistake ``"outside-subspace"``), and the derivative by the
+        independent entries in its place (``2 sym G - diag G``) is "wrong" (mistake
+        ``"independent-entries"``). A claim of shape ``(f(X).size, m)``, m the number
+        of free entries x of X, is the derivative by them, ``d vec F / d x`` (form
+        ``"entries"``; x = vech X for symmetric X): the gradient on S in its place is
+        "wrong" (mistake ``"trace-gradient"``). Other forms (tensor, vec-Jacobian,
+        callable) are checked as linear maps on S: any extension of the right map is
+        right.
 
     Returns
     -------
@@ -183,15 +202,32 @@ def check_derivative(
     >>> result = check_derivative(f, H, np.kron(A, W.T))
     >>> result.mistake
     'row-major'
+
+    On symmetric X, the gradient of log det X is X^-1, not 2 X^-1 - X^-1 ∘ I:
+
+    >>> S = np.array([[2.0, 1.0], [1.0, 3.0]])
+    >>> logdet = lambda X: np.log(np.linalg.det(X))
+    >>> G = np.linalg.inv(S)
+    >>> check_derivative(logdet, S, G, structure="symmetric").verdict
+    'correct'
+    >>> check_derivative(logdet, S, 2 * G - G * np.eye(2), structure="symmetric").mistake
+    'independent-entries'
     """
     X_ = as_point("X", X)
     n_directions, seed = checker_options(method, n_directions, seed, rtol)
+    subspace = Subspace.at(X_, structure)
     F0 = check_output(evaluate(f, X_))
     out_shape, in_shape = F0.shape, X_.shape
     form, reading = _read_claim(claimed, out_shape, in_shape)
+    if reading is None and subspace is not None and not callable(claimed):
+        reading = subspace.read_entries(_as_claim_array(claimed), out_shape)
+        form = "unrecognised" if reading is None else "entries"
     rng = np.random.default_rng(seed)
     directions = [rng.standard_normal(in_shape) for _ in range(n_directions)]
     R = rng.standard_normal(in_shape)  # with K_i + R, it measures the numeric noise
+    if subspace is not None:  # directions inside the subspace: f is called on it only
+        subspace.require_directions()
+        directions, R = [subspace.project(K) for K in directions], subspace.project(R)
     numeric, used, noise, doubt = _numeric(f, X_, F0, directions, R, method)
     context = _context(out_shape, in_shape, directions, numeric, noise, used,
                        rtol if rtol is not None else (1e-8 if used == "complex-step" else 1e-5))
@@ -210,6 +246,13 @@ def check_derivative(
         return context.undecided(_NON_FINITE_CLAIM.format(noun=noun), form)
     error = context.error(values)
     worst, where = _worst_entry(values, context.numeric, rtol, atol)
+    if worst <= 1 and subspace is not None and form == "gradient":
+        outside = subspace.outside(_as_claim_array(claimed), max(rtol, 1e-10))
+        if outside is not None:  # right along the subspace, but not an element of it
+            mistake, why = outside
+            return context.result(
+                False, error, f"wrong: the {noun} is not the gradient on the subspace. {why}",
+                form, mistake)
     if worst <= 1:  # every entry within rtol of itself, or within the noise
         if error <= rtol:
             return context.result(
@@ -239,7 +282,7 @@ def check_derivative(
             "better-conditioned point, or with a larger rtol.",
             form,
         )
-    mistake, why = _diagnose(context, claimed, form, values)
+    mistake, why = _diagnose(context, claimed, form, values, subspace)
     message = (
         f"wrong: the {noun} does not match the derivative (largest relative error {error:.2g})."
     )
@@ -359,13 +402,16 @@ def _describe_error(error: float) -> str:
     return "below 1e-12" if error < 1e-12 else f"{error:.1e}"
 
 
-def self_check(f: Callable[..., Any], X: ArrayLike, answer: Any) -> CheckResult | None:
+def self_check(
+    f: Callable[..., Any], X: ArrayLike, answer: Any, *, structure: str | None = None
+) -> CheckResult | None:
     """Check a reader's answer to an exercise, and print the verdict.
 
     Accuracy: that of :func:`check_derivative`.
 
     ``answer`` may be anything :func:`check_derivative` accepts; ``None`` (the placeholder
-    in an exercise) prints what to do instead.
+    in an exercise) prints what to do instead. ``structure`` is passed on to
+    :func:`check_derivative` (X symmetric, skew, diagonal or triangular).
 
     Examples
     --------
@@ -381,7 +427,7 @@ def self_check(f: Callable[..., Any], X: ArrayLike, answer: Any) -> CheckResult 
     if answer is None:
         print("Write your answer in place of None, then run this cell again.")
         return None
-    result = check_derivative(f, X, answer)
+    result = check_derivative(f, X, answer, structure=structure)
     print(result)
     return result
 
@@ -391,6 +437,7 @@ _FORM_NOUN = {
     "gradient": "claimed gradient",
     "matrix": "claimed vec-Jacobian matrix",
     "callable": "claimed linear map",
+    "entries": "claimed derivative by the independent entries",
 }
 
 
@@ -493,11 +540,15 @@ def _apply(reading: Reading, K: np.ndarray, out_shape: tuple[int, ...]) -> Any:
 
 
 def _diagnose(
-    context: _Context, claimed: Any, form: str, values: list[np.ndarray]
+    context: _Context, claimed: Any, form: str, values: list[np.ndarray],
+    subspace: Subspace | None = None,
 ) -> tuple[str | None, str]:
     """Try alternative readings of a wrong claim; name the first that fits."""
     out_shape, in_shape = context.out_shape, context.in_shape
     candidates: list[tuple[str, Reading, str]] = []
+    if subspace is not None and form != "callable":  # the two derivatives confused
+        claim = _as_claim_array(claimed)
+        candidates.extend(subspace.mistake_readings(claim, form, out_shape))
     if form == "matrix":
         M = _as_claim_array(claimed)
         candidates.append((

@@ -58,6 +58,7 @@ from mdcalc.numeric import (
     jacobian,
     kinked,
 )
+from mdcalc.structure import Subspace, as_structure, hessian_on, hvp_on, hvps_on
 from mdcalc.vectorization import matrix_to_tensor
 
 __all__ = ["hessian", "hvp", "check_second_derivative"]
@@ -307,6 +308,7 @@ def hessian(
     method: Method = "complex-step",
     *,
     max_memory: int = DEFAULT_MAX_MEMORY,
+    structure: str | None = None,
 ) -> np.ndarray:
     """Numeric Hessian of a real scalar function f at a real vector or matrix X.
 
@@ -325,6 +327,15 @@ def hessian(
         Bound in bytes on the Hessian with its symmetrised copy (``2 * 8 * X.size**2``;
         ``4 * 8 * X.size**2`` for central, which also keeps error estimates), and on the
         work arrays of one batch of evaluations of f. 256 MiB by default.
+    structure : {None, "symmetric", "skew", "diagonal", "lower", "upper"}
+        X is a square matrix of this structure, and f is restricted to the subspace S of
+        such matrices (see :mod:`mdcalc.structure`; f is called on S only). The result
+        is then the Hessian of the restriction as a bilinear form on S, in the trace
+        inner product: ``D²f(X)[K1, K2] = <K2, tensordot(H, K1)>`` for K1, K2 in S, and
+        ``tensordot(H, K)`` is in S (the projection of the unstructured Hessian-vector
+        product onto S: :func:`hvp` with the same structure). It is computed from the
+        second derivatives along S's basis, ``h_kl = D²f(X)[B_k, B_l]``, as
+        ``sum_kl h_kl B_k ⊗ B_l / (|B_k|^2 |B_l|^2)``.
 
     Returns
     -------
@@ -384,6 +395,8 @@ def hessian(
     """
     _check_method(method)
     memory = _check_memory(max_memory)
+    if as_structure(structure) is not None:
+        return hessian_on(hessian, f, X, structure, method=method, max_memory=memory)
     X_ = as_point("X", X)
     n = X_.size
     # The Hessian and its symmetrised copy; central differences also keep their error.
@@ -446,7 +459,12 @@ def _symmetrise(Hm: np.ndarray, shape: tuple[int, ...], allowed: float = 0.0) ->
 
 
 def hvp(
-    f: Callable[..., Any], X: ArrayLike, K: ArrayLike, method: Method = "complex-step"
+    f: Callable[..., Any],
+    X: ArrayLike,
+    K: ArrayLike,
+    method: Method = "complex-step",
+    *,
+    structure: str | None = None,
 ) -> np.ndarray:
     """The Hessian-vector product ``D(∇f)(X)[K]`` of a real scalar f, without the Hessian.
 
@@ -459,6 +477,12 @@ def hvp(
     method : {"complex-step", "central"}
         ``"complex-step"``: a central difference along K of the complex-step gradient
         (f must be complex-analytic); ``"central"``: nested central differences.
+    structure : {None, "symmetric", "skew", "diagonal", "lower", "upper"}
+        X and K are square matrices of this structure, and f is restricted to the
+        subspace S of such matrices (f is called on S only). The result is then the
+        Hessian-vector product on S in the trace inner product: the element V of S with
+        ``<K2, V> = D²f(X)[K, K2]`` for every K2 in S, the projection onto S of the
+        unstructured one (``sym(D(∇f)(X)[K])`` for symmetric X).
 
     Returns
     -------
@@ -503,6 +527,8 @@ def hvp(
     True
     """
     _check_method(method)
+    if as_structure(structure) is not None:
+        return hvp_on(hvp, f, X, K, structure, method=method)
     X_ = as_point("X", X)
     K_ = _as_direction("K", K, X_.shape)
     _scalar_value(f, X_)
@@ -651,6 +677,7 @@ def check_second_derivative(
     rtol: float | None = None,
     n_directions: int = 3,
     seed: int = 0,
+    structure: str | None = None,
 ) -> CheckResult:
     """Check a claimed second derivative of a scalar f at X, and explain a wrong one.
 
@@ -682,6 +709,13 @@ def check_second_derivative(
         How many random directions K to test.
     seed : int
         Seed of the random directions.
+    structure : {None, "symmetric", "skew", "diagonal", "lower", "upper"}
+        X is a square matrix of this structure, and the claim is the second derivative
+        of f restricted to the subspace S of such matrices (see :mod:`mdcalc.structure`):
+        the directions are drawn inside S, f is called on S only, and a claimed Hessian
+        map is compared after projection onto S (any map whose projection is the
+        Hessian-vector product on S is right, e.g. ``K -> -X^-1 K X^-1`` for log det of
+        a symmetric X); a bilinear form is compared on pairs of directions of S.
 
     Returns
     -------
@@ -738,6 +772,7 @@ def check_second_derivative(
     """
     X_ = as_point("X", X)
     n_directions, seed = checker_options(method, n_directions, seed, rtol)
+    subspace = Subspace.at(X_, structure)
     shape = X_.shape
     f0 = _scalar_value(f, X_)
     if residual is not None:
@@ -746,10 +781,16 @@ def check_second_derivative(
     rng = np.random.default_rng(seed)
     directions = [rng.standard_normal(shape) for _ in range(n_directions)]
     R = rng.standard_normal(shape)
+    if subspace is not None:  # directions inside the subspace
+        subspace.require_directions()
+        directions, R = [subspace.project(K) for K in directions], subspace.project(R)
     probe = directions + [R] + [K + R for K in directions[:_NOISE_PAIRS]]
     n_pairs = len(probe) - n_directions - 1
     triples = [(i, n_directions, n_directions + 1 + i) for i in range(n_pairs)]
-    central, used, doubt = _numeric_hvps(f, X_, probe, triples, method)
+    if subspace is not None:
+        central, used, doubt = hvps_on(_numeric_hvps, f, X_, probe, subspace, triples, method)
+    else:
+        central, used, doubt = _numeric_hvps(f, X_, probe, triples, method)
     numeric = [c[0] for c in central[:n_directions]]
     noise = entry_noise(central, triples)
     context = _context(shape, shape, directions, numeric, noise, used,
@@ -781,6 +822,8 @@ def check_second_derivative(
         if isinstance(applied[0], str):
             return context.result(False, np.inf, applied[0], kind, "shape")
         values = [np.asarray(v) for v in applied]
+        if subspace is not None:  # what the claim says on the subspace
+            values = [subspace.project(v) for v in values]
         if not all(np.all(np.isfinite(v)) for v in values):
             return context.undecided(_NON_FINITE.format(noun=noun), kind)
         error = context.error(values)

@@ -43,11 +43,13 @@ from mdcalc.derivation.nodes import Vec as Vec
 from mdcalc.derivation.nodes import _factor
 from mdcalc.derivation.result import Derivation, DerivationCheck
 from mdcalc.derivation.rules import _Context, _rule, _validate
+from mdcalc.derivation.structured import structured_gradient, structured_vec_jacobian
+from mdcalc.structure import as_structure
 
 __all__ = ["Derivation", "DerivationCheck", "IndexForm", "IndexTerm", "derive", "to_latex"]
 
 
-def derive(expr: Any, wrt: Any, *, name: str = "F") -> Derivation:
+def derive(expr: Any, wrt: Any, *, name: str = "F", structure: str | None = None) -> Derivation:
     """The derivative of a sympy matrix expression, step by step, in the book's three forms.
 
     Parameters
@@ -62,13 +64,25 @@ def derive(expr: Any, wrt: Any, *, name: str = "F") -> Derivation:
         The variable X.
     name : str
         How the index form names F (``"Z"`` gives ``\\partial Z_{il}``).
+    structure : {None, "symmetric", "skew", "diagonal", "lower", "upper"}
+        X is known to be of this structure (square): F is differentiated along the
+        subspace of such matrices only (see :mod:`mdcalc.structure`). Then ``.gradient``
+        is the gradient in the trace inner product on the subspace (the G_S in it with
+        ``dF = tr(G_S^T dX)`` for every dX in it: ``sym G`` for symmetric X, G the
+        unstructured gradient), ``.entry_gradient`` the derivative by the independent
+        entries in X's shape (``2 sym G - diag G`` for symmetric X), ``.vec_jacobian``
+        the derivative of vec F by the independent entries (``... D_n``, the duplication
+        matrix, for symmetric X), with X's structure used (``X^T = X``); and ``.check``
+        checks along the subspace, refusing values of X outside it. ``.steps``,
+        ``.differential``, ``.index`` and ``.tensor`` stay those of the unstructured
+        derivative, which is right on the subspace.
 
     Returns
     -------
     Derivation
         ``.steps``, ``.differential``, ``.vec_jacobian``, ``.index``, ``.gradient``,
-        ``.note``, and the numeric views ``.tensor(values)``, ``.matrix(values)``,
-        ``.linear_map(values)`` and ``.check(values)``.
+        ``.entry_gradient``, ``.note``, and the numeric views ``.tensor(values)``,
+        ``.matrix(values)``, ``.linear_map(values)`` and ``.check(values)``.
 
     Raises
     ------
@@ -113,6 +127,17 @@ def derive(expr: Any, wrt: Any, *, name: str = "F") -> Derivation:
     >>> x = sp.MatrixSymbol("x", 3, 1)
     >>> derive(x.T * A * x / 2, x).gradient
     (1/2)*A*x + (1/2)*A.T*x
+
+    On symmetric X, the two derivatives of log det X:
+
+    >>> X = sp.MatrixSymbol("X", 3, 3)
+    >>> on_symmetric = derive(sp.log(sp.det(X)), X, structure="symmetric")
+    >>> on_symmetric.gradient
+    X**(-1)
+    >>> on_symmetric.entry_gradient
+    -HadamardProduct(X**(-1), I) + 2*X**(-1)
+    >>> on_symmetric.vec_jacobian               # by vech X: D_3 is the duplication matrix
+    Vec(I).T*(KroneckerProduct(I, X**(-1)))*D_3
     """
     if not isinstance(wrt, sp.MatrixSymbol):
         raise TypeError(
@@ -132,6 +157,12 @@ def derive(expr: Any, wrt: Any, *, name: str = "F") -> Derivation:
         raise ValueError(
             f"expr must be a matrix expression (or a scalar built from matrices, such as a "
             f"trace), got the scalar {expr}; use MatrixSymbol (a vector is n x 1)"
+        )
+    structure = as_structure(structure)
+    if structure is not None and wrt.shape[0] != wrt.shape[1]:
+        raise ValueError(
+            f"structure={structure!r} needs a square variable, but {wrt} is "
+            f"{wrt.shape[0]}x{wrt.shape[1]}"
         )
     for s in expr.atoms(sp.MatrixSymbol):
         if s.name == wrt.name and s != wrt:
@@ -183,6 +214,11 @@ def derive(expr: Any, wrt: Any, *, name: str = "F") -> Derivation:
     if gradient is not None and _is_zero(tree):
         gradient = sp.ZeroMatrix(*X.shape)
     index = _index_form(tree, X, len(out_shape), name, printer)
+    entry_gradient = gradient
+    if structure is not None:
+        if gradient is not None:
+            gradient, entry_gradient = structured_gradient(gradient, X, structure)
+        vec_jacobian = structured_vec_jacobian(vec_jacobian, X, structure)
     return Derivation(
         expr=expr,
         wrt=X,
@@ -194,6 +230,8 @@ def derive(expr: Any, wrt: Any, *, name: str = "F") -> Derivation:
         gradient=gradient,
         note=note,
         name=name,
+        structure=structure,
+        entry_gradient=entry_gradient,
         _tree=tree,
         _adjoint=(bar, adjoint),
     )

@@ -15,6 +15,7 @@ from mdcalc.check import CheckResult, check_derivative
 from mdcalc.derivation.index import IndexForm
 from mdcalc.differential import Derivative
 from mdcalc.layouts import _evaluate, _substitutions
+from mdcalc.structure import Subspace
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class DerivationCheck:
     results : dict
         One :class:`mdcalc.CheckResult` per form: ``"differential"`` (the linear map),
         ``"vec_jacobian"`` (the matrix), ``"index"`` (the tensor) and, for a scalar F,
-        ``"gradient"``.
+        ``"gradient"`` and (with a structure) ``"entry_gradient"``.
     verdict : str
         ``"correct"`` when every form is, ``"wrong"`` when any is, else ``"undecided"``.
     """
@@ -83,11 +84,24 @@ class Derivation:
     index : IndexForm
         The index form (LaTeX, output indices first) with its einsum specification.
     gradient : sympy matrix expression or None
-        For a scalar (or 1 x 1) F, the G with ``dF = tr(G^T dX)``; else None.
+        For a scalar (or 1 x 1) F, the G with ``dF = tr(G^T dX)``; else None. With a
+        structure, the gradient in the trace inner product on the subspace: the G_S in
+        it with ``dF = tr(G_S^T dX)`` for every dX in it (``sym G`` for symmetric X).
     note : str or None
         Said when the derivative is zero because X does not appear in F.
     name : str
         How the steps and the index form name F.
+    structure : str or None
+        The structure of X given to :func:`derive` (None: a general X).
+    entry_gradient : sympy matrix expression or None
+        For a scalar F, the derivative by the independent entries of X, in X's shape:
+        entry (i, j) is dF/dx for the free entry x that X[i, j] is tied to (``2 sym G -
+        diag G`` for symmetric X, ``G - G^T`` for skew X, the projection for diagonal and
+        triangular X). Without a structure, it is :attr:`gradient`.
+
+    With a structure, :attr:`vec_jacobian` is ``d vec F / d x`` for the free entries x of
+    X (vech X for symmetric X; see :mod:`mdcalc.structure`), shape ``(F.size, m)``, and
+    :meth:`matrix` evaluates it.
 
     Numeric views take ``values``, a dict from every symbol of F (X included) to an
     array: :meth:`tensor`, :meth:`matrix`, :meth:`linear_map`, :meth:`gradient_value`
@@ -104,6 +118,8 @@ class Derivation:
     gradient: Any
     note: str | None = None
     name: str = "F"
+    structure: str | None = None
+    entry_gradient: Any = None
     _tree: Any = field(default=None, repr=False)
     _adjoint: Any = field(default=None, repr=False)
 
@@ -138,6 +154,12 @@ class Derivation:
         if self.dX in values:
             raise ValueError(f"values must not give {self.dX}: it is the direction K")
         subs = _substitutions(self.expr, values)
+        subspace = self._subspace()
+        if subspace is not None:
+            try:
+                subspace.require(str(self.wrt), subs[self.wrt])
+            except ValueError as exc:
+                raise ValueError(f"the value for {self.wrt}: {exc}") from None
         F = _evaluate(self.expr, subs)
         if np.any(F.imag != 0):
             raise ValueError(f"{self.expr} is not real at these values")
@@ -163,7 +185,7 @@ class Derivation:
             check_size(n_out * n_in, 8, what)
             M = real(self.vec_jacobian)
             size = int(np.prod(out_shape))
-            return M.reshape(size, int(np.prod(in_shape)))
+            return M.reshape(size, -1)  # X.size columns, or m (the free entries)
 
         def tensor() -> np.ndarray:
             check_size(n_out * n_in, 8, what)
@@ -174,10 +196,14 @@ class Derivation:
                 T += c * np.einsum(term.spec, *ops, optimize=True).reshape(T.shape)
             return T
 
+        subspace = self._subspace()
+
         def vjp(G: np.ndarray) -> np.ndarray:
             bar, adjoint = self._adjoint
             G_ = np.asarray(G, dtype=float).reshape(out_shape)
-            return real(adjoint, {bar: G_}).reshape(in_shape)
+            value = real(adjoint, {bar: G_}).reshape(in_shape)
+            # on a subspace, the adjoint in the trace inner product lands in it
+            return value if subspace is None else subspace.project(value)
 
         has_vjp = self._adjoint is not None
         return Derivative(
@@ -207,11 +233,23 @@ class Derivation:
 
     def gradient_value(self, values: Mapping[Any, ArrayLike]) -> np.ndarray:
         """The gradient (shaped like X) at the given values, for a scalar F."""
-        if self.gradient is None:
+        return self._gradient_value(self.gradient, values)
+
+    def entry_gradient_value(self, values: Mapping[Any, ArrayLike]) -> np.ndarray:
+        """The derivative by the independent entries (shaped like X), for a scalar F."""
+        return self._gradient_value(self.entry_gradient, values)
+
+    def _gradient_value(self, gradient: Any, values: Mapping[Any, ArrayLike]) -> np.ndarray:
+        if gradient is None:
             raise ValueError(f"{self.expr} is not scalar-valued: it has no gradient")
         subs, _ = self._prepare(values)
-        arr = _evaluate(self.gradient, subs)
+        arr = _evaluate(gradient, subs)
         return np.asarray(arr.real, dtype=float).reshape(subs[self.wrt].shape)
+
+    def _subspace(self) -> Subspace | None:
+        if self.structure is None:
+            return None
+        return Subspace.for_shape(tuple(int(n) for n in self.wrt.shape), self.structure)
 
     def function(self, values: Mapping[Any, ArrayLike]) -> Callable[[np.ndarray], np.ndarray]:
         """F as a numpy function of X, the other symbols fixed at their values.
@@ -233,7 +271,10 @@ class Derivation:
 
         Each of the differential (as a linear map), the vec-Jacobian (as a matrix), the
         index form (as a tensor) and, for a scalar F, the gradient is checked with
-        :func:`mdcalc.check_derivative` (``options`` are passed on to it).
+        :func:`mdcalc.check_derivative` (``options`` are passed on to it). With a
+        structure, along directions inside the subspace (the value of X must be in it),
+        and the gradient must be an element of the subspace; the derivative by the
+        independent entries is checked too (as the row ``d F / d x``).
 
         Returns
         -------
@@ -243,14 +284,30 @@ class Derivation:
         D = self._at(values)
         f = self.function(values)
         X = np.asarray(values[self.wrt], dtype=float).reshape(D.in_shape)
+        T = D.tensor()
+
+        def as_map(K: np.ndarray) -> np.ndarray:
+            return np.tensordot(T, K, axes=X.ndim)
+
+        index: Any = T
+        if self.structure is not None:
+            options = {**options, "structure": self.structure}
+            # the unstructured tensor, right as a map on the subspace (for a scalar F it
+            # is G, not the gradient on the subspace: that one is .gradient)
+            index = as_map
         results = {
             "differential": check_derivative(f, X, D, **options),
             "vec_jacobian": check_derivative(f, X, D.matrix(), **options),
-            "index": check_derivative(f, X, D.tensor(), **options),
+            "index": check_derivative(f, X, index, **options),
         }
         if self.gradient is not None:
             G = self.gradient_value(values).reshape(D.out_shape + D.in_shape)
             results["gradient"] = check_derivative(f, X, G, **options)
+            subspace = self._subspace()
+            if subspace is not None:
+                # the derivative by the free entries x, as the row d F / d x
+                row = subspace.coordinates(self.entry_gradient_value(values))[None, :]
+                results["entry_gradient"] = check_derivative(f, X, row, **options)
         return DerivationCheck(results)
 
     def __repr__(self) -> str:
