@@ -35,6 +35,8 @@ from mdcalc.vectorization import (
     unvec,
     vec,
 )
+from mdcalc import structure
+from mdcalc.vectorization import duplication_matrix, elimination_matrix, unvech, vech
 
 if TYPE_CHECKING:
     from mdcalc.derivation import Derivation, derive
@@ -62,6 +64,11 @@ __all__ = [
     "unvec",
     "vec",
     "vjp",
+    "structure",
+    "vech",
+    "unvech",
+    "duplication_matrix",
+    "elimination_matrix",
 ]
 
 __version__ = "0.1.0"

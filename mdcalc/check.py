@@ -58,6 +58,7 @@ from mdcalc.numeric import (
     own_scale,
     relative_floor,
 )
+from mdcalc.structure import Subspace
 from mdcalc.vectorization import matrix_to_tensor
 
 __all__ = ["CheckResult", "check_derivative", "self_check", "POWER"]
@@ -106,12 +107,14 @@ class CheckResult:
         for an undecided one, why, and what would decide it.
     form : str
         How the claim was read: ``"tensor"``, ``"gradient"``, ``"matrix"``, ``"callable"``,
-        or ``"unrecognised"`` (wrong shape).
+        ``"entries"`` (with a structure: the derivative by the independent entries), or
+        ``"unrecognised"`` (wrong shape).
     mistake : str or None
         A short name of the recognised mistake (``"row-major"``, ``"input-first"``,
         ``"transpose"``, ``"kronecker-factor"``, ``"symmetrisation"``, ``"adjoint"``,
-        ``"zero"``, ``"sign"``, ``"scale"``, ``"shape"``), ``None`` when correct or not
-        recognised.
+        ``"zero"``, ``"sign"``, ``"scale"``, ``"shape"``; with a structure also
+        ``"independent-entries"``, ``"trace-gradient"`` and ``"outside-subspace"``),
+        ``None`` when correct or not recognised.
     method : str
         The numeric method used: ``"complex-step"`` or ``"central"``.
     verdict : str
@@ -159,6 +162,7 @@ def check_derivative(
     rtol: float | None = None,
     n_directions: int = 3,
     seed: int = 0,
+    structure: str | None = None,
 ) -> CheckResult:
     """Check a claimed derivative of f at X, and explain a wrong one.
 
@@ -184,6 +188,20 @@ def check_derivative(
         How many random directions K to test.
     seed : int
         Seed of the random directions.
+    structure : {None, "symmetric", "skew", "diagonal", "lower", "upper"}
+        X is a square matrix of this structure, and the claim is the derivative of f
+        along the subspace S of such matrices (see :mod:`mdcalc.structure`): the
+        directions are drawn inside S, so f is called on S only. A gradient (scalar f,
+        shaped like X) is the gradient in the trace inner product on S and must itself
+        be in S (``sym G`` for symmetric X); a claim that is not, but whose projection
+        is right, is "wrong" (mistake ``"outside-subspace"``), and the derivative by the
+        independent entries in its place (``2 sym G - diag G``) is "wrong" (mistake
+        ``"independent-entries"``). A claim of shape ``(f(X).size, m)``, m the number
+        of free entries x of X, is the derivative by them, ``d vec F / d x`` (form
+        ``"entries"``; x = vech X for symmetric X): the gradient on S in its place is
+        "wrong" (mistake ``"trace-gradient"``). Other forms (tensor, vec-Jacobian,
+        callable) are checked as linear maps on S: any extension of the right map is
+        right.
 
     Returns
     -------
@@ -239,6 +257,16 @@ def check_derivative(
     >>> result.mistake
     'row-major'
 
+    On symmetric X, the gradient of log det X is X^-1, not 2 X^-1 - X^-1 ∘ I:
+
+    >>> S = np.array([[2.0, 1.0], [1.0, 3.0]])
+    >>> logdet = lambda X: np.log(np.linalg.det(X))
+    >>> G = np.linalg.inv(S)
+    >>> check_derivative(logdet, S, G, structure="symmetric").verdict
+    'correct'
+    >>> check_derivative(logdet, S, 2 * G - G * np.eye(2), structure="symmetric").mistake
+    'independent-entries'
+
     A gradient checked near the optimum of a loss whose value is large beside it:
 
     >>> rng = np.random.default_rng(0)
@@ -251,32 +279,39 @@ def check_derivative(
     """
     X_ = as_point("X", X)
     n_directions, seed = checker_options(method, n_directions, seed, rtol)
+    subspace = Subspace.at(X_, structure)
     F0 = check_output(evaluate(f, X_))
     out_shape, in_shape = F0.shape, X_.shape
     form, reading = _read_claim(claimed, out_shape, in_shape)
+    if reading is None and subspace is not None and not callable(claimed):
+        reading = subspace.read_entries(_as_claim_array(claimed), out_shape)
+        form = "unrecognised" if reading is None else "entries"
     rng = np.random.default_rng(seed)
     directions = [rng.standard_normal(in_shape) for _ in range(n_directions)]
     R = rng.standard_normal(in_shape)  # with K_i + R, it measures the numeric noise
+    if subspace is not None:  # directions inside the subspace: f is called on it only
+        subspace.require_directions()
+        directions, R = [subspace.project(K) for K in directions], subspace.project(R)
     numeric = _numeric(f, X_, F0, directions, R, method)
     try:
-        return _judge(numeric, X_, claimed, form, reading, directions, rtol)
+        return _judge(numeric, X_, claimed, form, reading, directions, rtol, subspace)
     except NotAnalytic:  # the wide guard, run only when it mattered, saw f is not analytic
         if method == "complex-step":
             raise
     numeric = _numeric(f, X_, F0, directions, R, "central")
-    return _judge(numeric, X_, claimed, form, reading, directions, rtol)
+    return _judge(numeric, X_, claimed, form, reading, directions, rtol, subspace)
 
 
 def _judge(numeric: _Numeric, X_: np.ndarray, claimed: Any, form: str,
            reading: Reading | None, directions: list[np.ndarray],
-           rtol: float | None) -> CheckResult:
+           rtol: float | None, subspace: Subspace | None = None) -> CheckResult:
     """The verdict of check_derivative on a claim read as ``form``, against ``numeric``."""
     in_shape = X_.shape
     out_shape = numeric.values[0].shape
     default_rtol = 1e-8 if numeric.method == "complex-step" else 1e-5
     context = _context(out_shape, in_shape, directions, numeric,
                        rtol if rtol is not None else default_rtol)
-    context.point = X_
+    context.point, context.subspace = X_, subspace
     noun = _FORM_NOUN.get(form, "claim")
     if numeric.doubt is not None:
         return context.undecided(numeric.doubt, form)
@@ -289,6 +324,13 @@ def _judge(numeric: _Numeric, X_: np.ndarray, claimed: Any, form: str,
         return context.result(False, np.inf, values[0], form, "shape")
     if not all(np.all(np.isfinite(v)) for v in values):
         return context.undecided(_NON_FINITE_CLAIM.format(noun=noun), form)
+    if subspace is not None and form == "gradient" and context.compare(values) == (None, None):
+        outside = subspace.outside(_as_claim_array(claimed), max(context.rtol, 1e-10))
+        if outside is not None:  # right along the subspace, but not an element of it
+            mistake, why = outside
+            return context.result(
+                False, context.error(values),
+                f"wrong: the {noun} is not the gradient on the subspace. {why}", form, mistake)
     return context.verdict(values, form, noun, lambda: _diagnose(context, claimed, form, values))
 
 
@@ -352,8 +394,12 @@ def _numeric(
                 _complex_step_bias(f, X, F0, exact, probe),
             )
             noise = relative_floor(noise, own_scale(exact), NOISE_SHARE)
-            natural = float(np.abs(F0).max(initial=0.0)) / size * max(
-                float(np.abs(K).max(initial=0.0)) for K in directions
+            # The scale of a derivative of f: |f| / |X| per unit of K, or that of the terms
+            # the complex step summed (its rounding over eps), where f(X) is 0 or cancels.
+            natural = max(
+                float(np.abs(F0).max(initial=0.0)) / size
+                * max(float(np.abs(K).max(initial=0.0)) for K in directions),
+                float(noise.max(initial=0.0)) / EPS,
             )
             return _Numeric(exact[:n], "complex-step", noise, guard, _doubt(exact, kinks),
                             natural, lambda K: complex_along(f, X, K, F0.shape), refine)
@@ -426,13 +472,16 @@ def _describe_error(error: float) -> str:
     return "below 1e-12" if error < 1e-12 else f"{error:.1e}"
 
 
-def self_check(f: Callable[..., Any], X: ArrayLike, answer: Any) -> CheckResult | None:
+def self_check(
+    f: Callable[..., Any], X: ArrayLike, answer: Any, *, structure: str | None = None
+) -> CheckResult | None:
     """Check a reader's answer to an exercise, and print the verdict.
 
     Accuracy: that of :func:`check_derivative`.
 
     ``answer`` may be anything :func:`check_derivative` accepts; ``None`` (the placeholder
-    in an exercise) prints what to do instead.
+    in an exercise) prints what to do instead. ``structure`` is passed on to
+    :func:`check_derivative` (X symmetric, skew, diagonal or triangular).
 
     Examples
     --------
@@ -448,7 +497,7 @@ def self_check(f: Callable[..., Any], X: ArrayLike, answer: Any) -> CheckResult 
     if answer is None:
         print("Write your answer in place of None, then run this cell again.")
         return None
-    result = check_derivative(f, X, answer)
+    result = check_derivative(f, X, answer, structure=structure)
     print(result)
     return result
 
@@ -458,6 +507,7 @@ _FORM_NOUN = {
     "gradient": "claimed gradient",
     "matrix": "claimed vec-Jacobian matrix",
     "callable": "claimed linear map",
+    "entries": "claimed derivative by the independent entries",
 }
 
 
@@ -482,6 +532,7 @@ class _Context:
     words: str = ""  # the method, in words, for messages
     what: str = "derivative"  # what is checked, for messages
     point: np.ndarray | None = None  # X
+    subspace: Subspace | None = None  # X's structure, if one was given
 
     @property
     def band(self) -> float:
@@ -800,6 +851,10 @@ def _diagnose(
     """Try alternative readings of a wrong claim; name the first that fits."""
     out_shape, in_shape = context.out_shape, context.in_shape
     candidates: list[tuple[str, Reading, str]] = []
+    subspace = context.subspace
+    if subspace is not None and form != "callable":  # the two derivatives confused
+        claim = _as_claim_array(claimed)
+        candidates.extend(subspace.mistake_readings(claim, form, out_shape))
     if form == "matrix":
         M = _as_claim_array(claimed)
         candidates.append((
@@ -859,8 +914,8 @@ def _diagnose(
         return "scale", (
             f"It is off by a constant factor: it equals {factor:.6g} times the derivative."
         )
-    if out_shape == () and form in ("gradient", "callable") and _symmetric_directions_fit(
-        context, claimed, form
+    if subspace is None and out_shape == () and form in ("gradient", "callable") and (
+        _symmetric_directions_fit(context, claimed, form)
     ):
         return "symmetrisation", (
             "It agrees with the derivative in the directions X M for every symmetric M "

@@ -79,7 +79,9 @@ def normalised_adjacency(
     kind : {"symmetric", "row"}
         ``"symmetric"``: ``D̃^{-1/2} Ã D̃^{-1/2}`` (Kipf and Welling), symmetric when A is.
         ``"row"``: ``D̃^{-1} Ã`` (the mean over each node's neighbourhood), whose rows sum
-        to 1; it is symmetric for a symmetric A only when all degrees are equal.
+        to 1; for a symmetric A it is symmetric exactly when every edge joins two nodes of
+        equal degree (each connected component is regular: a triangle plus a separate edge
+        is, a path of three nodes is not).
         ``D̃`` is the diagonal matrix of the row sums of ``Ã``.
 
     Returns

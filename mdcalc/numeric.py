@@ -50,6 +50,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from mdcalc._validation import as_point, check_size, evaluate, shape_str
+from mdcalc.structure import as_structure, directional_on, jacobian_on
 
 __all__ = ["jacobian", "directional_derivative", "NumericArray", "METHODS", "COMPLEX_STEP"]
 
@@ -535,7 +536,12 @@ NON_ANALYTIC = (
 
 
 def directional_derivative(
-    f: Callable[..., Any], X: ArrayLike, K: ArrayLike, method: Method = "auto"
+    f: Callable[..., Any],
+    X: ArrayLike,
+    K: ArrayLike,
+    method: Method = "auto",
+    *,
+    structure: str | None = None,
 ) -> NumericArray:
     """The derivative of f at X in the direction K, ``DF(X)[K]``.
 
@@ -548,6 +554,10 @@ def directional_derivative(
     method : {"auto", "complex-step", "central"}
         See :mod:`mdcalc.numeric`; "auto" uses the complex step where f carries complex
         numbers faithfully, else central differences.
+    structure : {None, "symmetric", "skew", "diagonal", "lower", "upper"}
+        X and K are square matrices of this structure (see :mod:`mdcalc.structure`), and
+        f is called only on such matrices (the guard's random directions too). The
+        value is the same DF(X)[K].
 
     Returns
     -------
@@ -592,6 +602,8 @@ def directional_derivative(
     'complex-step'
     """
     method = _check_method(method)
+    if as_structure(structure) is not None:
+        return directional_on(directional_derivative, f, X, K, structure, method=method)
     X_ = as_point("X", X)
     K_ = as_point("K", K)
     if K_.shape != X_.shape:
@@ -638,6 +650,7 @@ def jacobian(
     method: Method = "auto",
     *,
     max_memory: int = DEFAULT_MAX_MEMORY,
+    structure: str | None = None,
 ) -> NumericArray:
     """Numeric Jacobian of a matrix (or vector, or scalar) function f at X.
 
@@ -655,6 +668,19 @@ def jacobian(
         works for any smooth real f.
     max_memory : int
         Bound in bytes on the stacked inputs and outputs of one batch of perturbations.
+    structure : {None, "symmetric", "skew", "diagonal", "lower", "upper"}
+        X is a square matrix of this structure, and F is differentiated along the
+        subspace S of such matrices only (see :mod:`mdcalc.structure`): f is called on
+        matrices of S only (it may read one triangle). The result is then the Jacobian
+        in the trace inner product on S: its slices ``J[i, l]`` lie in S, and
+        ``tensordot(J, K) = DF(X)[K]`` for every K in S. It is the projection of the
+        unstructured Jacobian onto S in its input indices (for a scalar f, the gradient
+        on S: ``sym G`` for symmetric X). It is computed from the derivatives along S's
+        basis, ``d_k = DF(X)[B_k]`` (B_k moves the k-th free entry of X and its partner:
+        ``E_ij + E_ji`` for symmetric X), as ``sum_k d_k B_k / |B_k|^2``; the derivative
+        by the independent entries x (vech X for symmetric X) is
+        ``tensor_to_matrix(J, f(X).shape, X.shape) @ S_n``, with ``S_n`` the
+        duplication matrix for symmetric X (``Subspace.matrix()``).
 
     Returns
     -------
@@ -702,12 +728,21 @@ def jacobian(
     15.0
     >>> J.method
     'complex-step'
+
+    On symmetric X, the gradient of log det X in the trace inner product is X^-1:
+
+    >>> S = np.array([[2.0, 1.0], [1.0, 3.0]])
+    >>> G = jacobian(lambda X: np.log(np.linalg.det(X)), S, structure="symmetric")
+    >>> bool(np.allclose(G, np.linalg.inv(S), rtol=1e-13))
+    True
     """
     method = _check_method(method)
     if isinstance(max_memory, bool) or not isinstance(max_memory, (int, np.integer)):
         raise TypeError(f"max_memory must be an int (bytes), got {type(max_memory).__name__}")
     if max_memory <= 0:
         raise ValueError(f"max_memory must be positive, got {max_memory}")
+    if as_structure(structure) is not None:
+        return jacobian_on(jacobian, f, X, structure, method=method, max_memory=max_memory)
     X_ = as_point("X", X)
     F0 = check_output(evaluate(f, X_))
     check_size(F0.size * X_.size, 8, f"the Jacobian ({F0.size} outputs x {X_.size} inputs)")

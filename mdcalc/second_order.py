@@ -61,6 +61,7 @@ from mdcalc.numeric import (
     jacobian,
     kinked,
 )
+from mdcalc.structure import Subspace, as_structure, hessian_on, hvp_on, hvps_on
 from mdcalc.vectorization import matrix_to_tensor
 
 __all__ = ["hessian", "hvp", "check_second_derivative"]
@@ -311,6 +312,7 @@ def hessian(
     method: Method = "auto",
     *,
     max_memory: int = DEFAULT_MAX_MEMORY,
+    structure: str | None = None,
 ) -> NumericArray:
     """Numeric Hessian of a real scalar function f at a real vector or matrix X.
 
@@ -331,6 +333,15 @@ def hessian(
         Bound in bytes on the Hessian with its symmetrised copy (``2 * 8 * X.size**2``;
         ``4 * 8 * X.size**2`` for central, which also keeps error estimates), and on the
         work arrays of one batch of evaluations of f. 256 MiB by default.
+    structure : {None, "symmetric", "skew", "diagonal", "lower", "upper"}
+        X is a square matrix of this structure, and f is restricted to the subspace S of
+        such matrices (see :mod:`mdcalc.structure`; f is called on S only). The result
+        is then the Hessian of the restriction as a bilinear form on S, in the trace
+        inner product: ``D²f(X)[K1, K2] = <K2, tensordot(H, K1)>`` for K1, K2 in S, and
+        ``tensordot(H, K)`` is in S (the projection of the unstructured Hessian-vector
+        product onto S: :func:`hvp` with the same structure). It is computed from the
+        second derivatives along S's basis, ``h_kl = D²f(X)[B_k, B_l]``, as
+        ``sum_kl h_kl B_k ⊗ B_l / (|B_k|^2 |B_l|^2)``.
 
     Returns
     -------
@@ -390,6 +401,8 @@ def hessian(
     """
     method = _check_method(method)
     memory = _check_memory(max_memory)
+    if as_structure(structure) is not None:
+        return hessian_on(hessian, f, X, structure, method=method, max_memory=memory)
     X_ = as_point("X", X)
     n = X_.size
     # The Hessian and its symmetrised copy; central differences also keep their error.
@@ -463,7 +476,12 @@ def _symmetrise(Hm: np.ndarray, shape: tuple[int, ...], allowed: float = 0.0) ->
 
 
 def hvp(
-    f: Callable[..., Any], X: ArrayLike, K: ArrayLike, method: Method = "auto"
+    f: Callable[..., Any],
+    X: ArrayLike,
+    K: ArrayLike,
+    method: Method = "auto",
+    *,
+    structure: str | None = None,
 ) -> NumericArray:
     """The Hessian-vector product ``D(∇f)(X)[K]`` of a real scalar f, without the Hessian.
 
@@ -478,6 +496,12 @@ def hvp(
         (f must be complex-analytic); ``"central"``: nested central differences;
         ``"auto"`` (the default): the complex step where f carries complex numbers
         faithfully, else central.
+    structure : {None, "symmetric", "skew", "diagonal", "lower", "upper"}
+        X and K are square matrices of this structure, and f is restricted to the
+        subspace S of such matrices (f is called on S only). The result is then the
+        Hessian-vector product on S in the trace inner product: the element V of S with
+        ``<K2, V> = D²f(X)[K, K2]`` for every K2 in S, the projection onto S of the
+        unstructured one (``sym(D(∇f)(X)[K])`` for symmetric X).
 
     Returns
     -------
@@ -522,6 +546,8 @@ def hvp(
     True
     """
     method = _check_method(method)
+    if as_structure(structure) is not None:
+        return hvp_on(hvp, f, X, K, structure, method=method)
     X_ = as_point("X", X)
     K_ = _as_direction("K", K, X_.shape)
     _scalar_value(f, X_)
@@ -676,6 +702,7 @@ def check_second_derivative(
     rtol: float | None = None,
     n_directions: int = 3,
     seed: int = 0,
+    structure: str | None = None,
 ) -> CheckResult:
     """Check a claimed second derivative of a scalar f at X, and explain a wrong one.
 
@@ -707,6 +734,13 @@ def check_second_derivative(
         How many random directions K to test.
     seed : int
         Seed of the random directions.
+    structure : {None, "symmetric", "skew", "diagonal", "lower", "upper"}
+        X is a square matrix of this structure, and the claim is the second derivative
+        of f restricted to the subspace S of such matrices (see :mod:`mdcalc.structure`):
+        the directions are drawn inside S, f is called on S only, and a claimed Hessian
+        map is compared after projection onto S (any map whose projection is the
+        Hessian-vector product on S is right, e.g. ``K -> -X^-1 K X^-1`` for log det of
+        a symmetric X); a bilinear form is compared on pairs of directions of S.
 
     Returns
     -------
@@ -763,6 +797,7 @@ def check_second_derivative(
     """
     X_ = as_point("X", X)
     n_directions, seed = checker_options(method, n_directions, seed, rtol)
+    subspace = Subspace.at(X_, structure)
     shape = X_.shape
     f0 = _scalar_value(f, X_)
     if residual is not None:
@@ -771,11 +806,27 @@ def check_second_derivative(
     rng = np.random.default_rng(seed)
     directions = [rng.standard_normal(shape) for _ in range(n_directions)]
     R = rng.standard_normal(shape)
+    if subspace is not None:  # directions inside the subspace
+        subspace.require_directions()
+        directions, R = [subspace.project(K) for K in directions], subspace.project(R)
     probe = directions + [R] + [K + R for K in directions[:_NOISE_PAIRS]]
     n_pairs = len(probe) - n_directions - 1
     triples = [(i, n_directions, n_directions + 1 + i) for i in range(n_pairs)]
-    numeric = _numeric_hvps(f, X_, probe, triples, method, n_directions)
-    used = numeric.method
+    if subspace is not None:
+        central, used, doubt = hvps_on(_numeric_hvps, f, X_, probe, subspace, triples, method)
+    else:
+        central, used, doubt = _numeric_hvps(f, X_, probe, triples, method)
+    # The scale of a second derivative of f (|f| / |X|^2), for one that is zero everywhere:
+    # with the complex step the gradient is exact, so a zero Hessian can be told.
+    # (or that of the terms the gradient's differences summed: their rounding over eps).
+    size = max(1.0, float(np.abs(X_).max()))
+    noise = entry_noise(central, triples)
+    natural = max(
+        abs(f0) / size**2 * max(float(np.abs(K).max(initial=0.0)) for K in directions),
+        float(noise.max(initial=0.0)) / EPS,
+    ) if used == "complex-step" else None
+    numeric = _Numeric([c[0] for c in central[:n_directions]], used, noise,
+                       np.zeros(central[0][0].shape), doubt, natural, None)
     context = _context(shape, shape, directions, numeric,
                        rtol if rtol is not None else (1e-6 if used == "complex-step" else 1e-4),
                        _METHOD_WORDS[used])
@@ -833,6 +884,8 @@ def check_second_derivative(
     if isinstance(applied[0], str):
         return context.result(False, np.inf, applied[0], kind, "shape")
     values[:] = [np.asarray(v) for v in applied]
+    if subspace is not None:  # what the claim says on the subspace
+        values[:] = [subspace.project(v) for v in values]
     if not all(np.all(np.isfinite(v)) for v in values):
         return context.undecided(_NON_FINITE.format(noun=noun), kind)
     C[...] = _project(values, directions)
@@ -885,13 +938,10 @@ def _numeric_hvps(
     probe: list[np.ndarray],
     triples: list[tuple[int, int, int]],
     method: str,
-    n: int,
-) -> _Numeric:
-    """Numeric hvp along each probe direction (the first n are the directions judged), the
-    method used, their noise (estimated error and linearity defects, per entry), and why
-    the numbers cannot decide (or None)."""
+) -> tuple[list[Central], str, str | None]:
+    """Numeric hvp along each probe direction: (value, estimated error, kink gaps) each,
+    the method used, and why the numbers cannot decide (or None)."""
     used = "central"
-    natural: float | None = None
     if method != "central":
         try:
             directional_derivative(f, X, probe[0], "complex-step")
@@ -906,9 +956,6 @@ def _numeric_hvps(
             central = [central_along(grad, X, g0, K) for K in probe]
         kinks = kinked(central, triples)
         size = max(1.0, float(np.abs(X).max()))
-        # the scale of a second derivative of f, for one that is zero everywhere
-        natural = float(np.abs(g0).max(initial=0.0)) / size * max(
-            float(np.abs(K).max(initial=0.0)) for K in probe[:n])
         unreliable = any(
             np.any(central_unreliable(c[0], c[1], g0, np.abs(K).sum() / size))
             for c, K in zip(central, probe, strict=True)
@@ -946,9 +993,7 @@ def _numeric_hvps(
             "step, or is not twice differentiable at X), so no claim can be checked; use a "
             "complex-analytic f, or another point."
         )
-    values = [c[0] for c in central[:n]]
-    noise = entry_noise(central, triples)
-    return _Numeric(values, used, noise, np.zeros_like(noise), doubt, natural, None)
+    return central, used, doubt
 
 
 def _shape_failure(context: _Context, claim: np.ndarray) -> CheckResult:

@@ -7,7 +7,7 @@ flattening the same identity reads ``(A ⊗ B^T)`` instead.
 
 from __future__ import annotations
 
-from math import prod
+from math import isqrt, prod
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -29,6 +29,10 @@ __all__ = [
     "kron_jacobian",
     "tensor_to_matrix",
     "matrix_to_tensor",
+    "vech",
+    "unvech",
+    "duplication_matrix",
+    "elimination_matrix",
 ]
 
 
@@ -227,3 +231,183 @@ def as_jacobian_matrix(
             f"{tuple(in_shape)} must have shape {expected}, got {arr.shape}"
         )
     return arr
+
+
+# --------------------------------------------------------------------------------------
+# vech and its matrices (Magnus and Neudecker): the independent entries of a symmetric X
+# --------------------------------------------------------------------------------------
+
+
+def lower_entries(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the lower triangle (diagonal included), column by column.
+
+    The order of :func:`vech`: ``(0, 0), (1, 0), ..., (n-1, 0), (1, 1), ...``.
+
+    >>> rows, cols = lower_entries(3)
+    >>> [(int(i), int(j)) for i, j in zip(rows, cols)]
+    [(0, 0), (1, 0), (2, 0), (1, 1), (2, 1), (2, 2)]
+    """
+    # The upper triangle row by row, transposed, is the lower one column by column.
+    upper_rows, upper_cols = np.triu_indices(n)
+    return upper_cols, upper_rows
+
+
+def vech(X: ArrayLike) -> np.ndarray:
+    """The half-vectorisation: the lower triangle of a square X, diagonal included,
+    stacked column by column (Magnus and Neudecker).
+
+    Exact: the entries are only moved. The entries above the diagonal are not read, so
+    for a symmetric X, ``vech(X)`` holds each independent entry once.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, n)
+
+    Returns
+    -------
+    numpy.ndarray, shape (n (n + 1) / 2,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc import vech
+    >>> vech(np.array([[1, 2, 4], [2, 3, 5], [4, 5, 6]]))
+    array([1., 2., 4., 3., 5., 6.])
+    """
+    X_ = as_matrix("X", X)
+    if X_.shape[0] != X_.shape[1]:
+        raise ValueError(
+            f"vech needs a square matrix (it keeps the lower triangle), got X of shape "
+            f"{shape_str(X_.shape)}"
+        )
+    return X_[lower_entries(X_.shape[0])]
+
+
+def _triangular_side(length: int) -> int:
+    """The n with n (n + 1) / 2 == length, or a ValueError naming the nearest lengths."""
+    n = (isqrt(8 * length + 1) - 1) // 2  # the largest n with n (n + 1) / 2 <= length
+    if n * (n + 1) // 2 != length:
+        n += 1
+        below, above = (n - 1) * n // 2, n * (n + 1) // 2
+        raise ValueError(
+            f"a vector of length {length} is not vech of a square matrix: vech of an n x n "
+            f"matrix has n (n + 1) / 2 entries ({below} for {n - 1}x{n - 1}, {above} for "
+            f"{n}x{n})"
+        )
+    return n
+
+
+def unvech(v: ArrayLike) -> np.ndarray:
+    """Inverse of :func:`vech` on symmetric matrices: the symmetric X with ``vech(X) == v``.
+
+    Exact: the entries are only moved (each off-diagonal one to two places).
+
+    Parameters
+    ----------
+    v : array_like, shape (n (n + 1) / 2,)
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, n), symmetric
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc import unvech
+    >>> unvech(np.array([1, 2, 4, 3, 5, 6]))
+    array([[1., 2., 4.],
+           [2., 3., 5.],
+           [4., 5., 6.]])
+    """
+    v_ = as_vector("v", v)
+    n = _triangular_side(v_.size)
+    rows, cols = lower_entries(n)
+    X = np.zeros((n, n), dtype=v_.dtype)
+    X[rows, cols] = v_
+    X[cols, rows] = v_
+    return X
+
+
+def duplication_matrix(n: int) -> np.ndarray:
+    """The duplication matrix ``D_n``: ``D_n @ vech(X) == vec(X)`` for every symmetric X.
+
+    Exact (zeros and ones). Shape ``(n², n (n + 1) / 2)``: column k of D_n is
+    ``vec(E_ij + E_ji)`` for the k-th entry (i, j) of :func:`vech` (``vec(E_ii)`` on the
+    diagonal). With :func:`elimination_matrix` ``L_n``: ``L_n D_n = I`` and
+    ``D_n L_n vec(X) = vec(X)`` for symmetric X; ``D_n^T vec(G) = vech(G + G^T - diag G)``.
+
+    Parameters
+    ----------
+    n : int
+        The size of X, at least 1.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n * n, n * (n + 1) // 2)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc import duplication_matrix, vec, vech
+    >>> duplication_matrix(2)
+    array([[1., 0., 0.],
+           [0., 1., 0.],
+           [0., 1., 0.],
+           [0., 0., 1.]])
+    >>> X = np.array([[1.0, 2.0], [2.0, 3.0]])
+    >>> bool(np.array_equal(duplication_matrix(2) @ vech(X), vec(X)))
+    True
+    """
+    n = _matrix_size(n)
+    m = n * (n + 1) // 2
+    check_size(n * n * m, 8, f"the duplication matrix D_{n} ({n * n} x {m})")
+    rows, cols = lower_entries(n)
+    D = np.zeros((n * n, m))
+    k = np.arange(m)
+    D[rows + n * cols, k] = 1.0  # X[i, j] sits at i + n j in vec(X)
+    D[cols + n * rows, k] = 1.0
+    return D
+
+
+def elimination_matrix(n: int) -> np.ndarray:
+    """The elimination matrix ``L_n``: ``L_n @ vec(X) == vech(X)`` for every n x n X.
+
+    Exact (zeros and ones). Shape ``(n (n + 1) / 2, n²)``: row k picks the k-th entry
+    of :func:`vech` out of vec(X). ``L_n D_n = I`` (:func:`duplication_matrix`), and
+    ``L_n^T vech(X) = vec(X)`` for a lower-triangular X.
+
+    Parameters
+    ----------
+    n : int
+        The size of X, at least 1.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n * (n + 1) // 2, n * n)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mdcalc import elimination_matrix, vec
+    >>> elimination_matrix(2)
+    array([[1., 0., 0., 0.],
+           [0., 1., 0., 0.],
+           [0., 0., 0., 1.]])
+    >>> elimination_matrix(2) @ vec(np.array([[1, 2], [3, 4]]))
+    array([1., 3., 4.])
+    """
+    n = _matrix_size(n)
+    m = n * (n + 1) // 2
+    check_size(n * n * m, 8, f"the elimination matrix L_{n} ({m} x {n * n})")
+    rows, cols = lower_entries(n)
+    L = np.zeros((m, n * n))
+    L[np.arange(m), rows + n * cols] = 1.0
+    return L
+
+
+def _matrix_size(n: object) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"n must be an int (the size of the n x n matrix), got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"n must be at least 1 (the size of the n x n matrix), got {n}")
+    return int(n)

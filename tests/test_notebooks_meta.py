@@ -167,6 +167,10 @@ KEY_FORMULAS = {
         "ch8-quad-chain", "ch8-quad-forms", "ch8-quad-eigen", "ch8-tanh-hvp", "ch8-square",
         "ch8-inverse", "ch8-logdet",
     },
+    "10_structured_variables.ipynb": {
+        "ch10-subspaces", "ch10-relation", "ch10-logdet", "ch10-five", "ch10-inverse",
+        "ch10-others", "ch10-hessian",
+    },
 }
 
 

@@ -1,0 +1,230 @@
+"""The rules of the total differential, one per sympy node (a singledispatch table), and
+the shape checks of derive's input."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import sympy as sp  # type: ignore[import-untyped]
+from sympy.matrices.expressions.applyfunc import (  # type: ignore[import-untyped]
+    ElementwiseApplyFunction,
+)
+
+from mdcalc.derivation.maps import (
+    _add,
+    _Had,
+    _is_zero,
+    _mm,
+    _mul,
+    _outer,
+    _Pending,
+    _scale,
+    _shape_of,
+    _Tr,
+    _transposed,
+    _Var,
+    _zero,
+)
+
+
+@dataclass
+class _Context:
+    X: Any
+
+    def d(self, expr: Any) -> Any:
+        """The differential of a child: 0, dX, or pending."""
+        if expr == self.X:
+            return _Var(tuple(self.X.shape))
+        if not _depends(expr, self.X):
+            return _zero(_shape_of(expr))
+        return _Pending(expr)
+
+
+def _depends(expr: Any, X: Any) -> bool:
+    return bool(getattr(expr, "has", lambda _: False)(X))
+
+
+@functools.singledispatch
+def _rule(expr: Any, ctx: _Context) -> tuple[str, Any]:
+    raise ValueError(
+        f"derive does not support {type(expr).__name__} (the part {expr} of the "
+        "expression); supported: sums, scalar multiples, matrix products, powers, "
+        "transposes, inverses, traces, determinants, log, Hadamard products and powers, "
+        "elementwise functions (applyfunc), constants"
+    )
+
+
+def _product(factors: list[Any], i: int) -> Any:
+    return _mm(*factors[:i]) if i > 0 else None
+
+
+def _rest(factors: list[Any], i: int) -> Any:
+    rest = factors[i + 1 :]
+    return _mm(*rest) if rest else None
+
+
+@_rule.register(sp.MatAdd)
+def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
+    return "sum rule", _add([ctx.d(a) for a in expr.args], tuple(expr.shape))
+
+
+@_rule.register(sp.MatMul)
+def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
+    coeff, mats = expr.as_coeff_matrices()
+    shape = tuple(expr.shape)
+    terms = []
+    for i, M in enumerate(mats):
+        terms.append(_scale(coeff, _mul(_product(mats, i), ctx.d(M), _rest(mats, i))))
+    if _depends(coeff, ctx.X):
+        terms.append(_outer(ctx.d(coeff), _mm(*mats)))
+    name = "product rule" if len(mats) > 1 or _depends(coeff, ctx.X) else "scalar multiple"
+    return name, _add(terms, shape)
+
+
+@_rule.register(sp.Transpose)
+def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
+    return "transpose", _transposed(ctx.d(expr.arg))
+
+
+@_rule.register(sp.Inverse)
+def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
+    S = expr.arg
+    inv = S.I
+    return "inverse", _scale(-1, _mul(inv, ctx.d(S), inv))
+
+
+@_rule.register(sp.MatPow)
+def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
+    S, n = expr.base, expr.exp
+    if not (n.is_Integer and n != 0) or _depends(n, ctx.X):
+        raise ValueError(f"derive supports integer matrix powers only, got the power {expr}")
+    n = int(n)
+    shape = tuple(expr.shape)
+    if n < 0:
+        inv = S.I
+        terms = [
+            _scale(-1, _mul(inv ** (i + 1), ctx.d(S), inv ** (-n - i))) for i in range(-n)
+        ]
+        return "power of the inverse", _add(terms, shape)
+    terms = [
+        _mul(S**i if i else None, ctx.d(S), S ** (n - 1 - i) if n - 1 - i else None)
+        for i in range(n)
+    ]
+    return "power rule", _add(terms, shape)
+
+
+@_rule.register(sp.Trace)
+def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
+    inner = ctx.d(expr.arg)
+    return "trace", _zero(()) if _is_zero(inner) else _Tr(inner)
+
+
+@_rule.register(sp.Determinant)
+def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
+    S = expr.arg
+    inner = _mul(S.I, ctx.d(S), None)
+    return "determinant (Jacobi's formula)", _scale(expr, _Tr(inner))
+
+
+@_rule.register(sp.HadamardProduct)
+def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
+    args = list(expr.args)
+    terms = []
+    for i, a in enumerate(args):
+        inner = ctx.d(a)
+        if _is_zero(inner):
+            continue
+        others = args[:i] + args[i + 1 :]
+        M = others[0] if len(others) == 1 else sp.HadamardProduct(*others)
+        terms.append(_Had(M, inner))
+    return "Hadamard product rule", _add(terms, tuple(expr.shape))
+
+
+@_rule.register(sp.HadamardPower)
+def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
+    S, p = expr.base, expr.exp
+    if _depends(p, ctx.X) or getattr(p, "is_Matrix", False):
+        raise ValueError(f"derive supports constant Hadamard exponents only, got {expr}")
+    M = p * (S if p == 2 else sp.HadamardPower(S, p - 1))
+    return "Hadamard power", _Had(M, ctx.d(S))
+
+
+@_rule.register(ElementwiseApplyFunction)
+def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
+    t = sp.Dummy("t")
+    derivative = sp.diff(expr.function(t), t)
+    if derivative.has(sp.Derivative):
+        raise ValueError(f"derive cannot differentiate the elementwise function in {expr}")
+    inner = ctx.d(expr.expr)
+    if not derivative.has(t):
+        return "elementwise function (chain rule)", _scale(derivative, inner)
+    M = ElementwiseApplyFunction(sp.Lambda(t, derivative), expr.expr)
+    return "elementwise function (chain rule)", _Had(M, inner)
+
+
+@_rule.register(sp.Add)
+def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
+    return "sum rule", _add([ctx.d(a) for a in expr.args], ())
+
+
+@_rule.register(sp.Mul)
+def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
+    args = list(expr.args)
+    terms = [_scale(sp.Mul(*(args[:i] + args[i + 1 :])), ctx.d(a)) for i, a in enumerate(args)]
+    return "product rule", _add(terms, ())
+
+
+@_rule.register(sp.Pow)
+def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
+    b, e = expr.base, expr.exp
+    if _depends(e, ctx.X):
+        raise ValueError(f"derive supports constant exponents only, got {expr}")
+    return "power rule", _scale(e * b ** (e - 1), ctx.d(b))
+
+
+@_rule.register(sp.Function)
+def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
+    if len(expr.args) != 1 or getattr(expr.args[0], "is_Matrix", False):
+        return _rule.dispatch(object)(expr, ctx)  # type: ignore[no-any-return]
+    (arg,) = expr.args
+    t = sp.Dummy("t")
+    derivative = sp.diff(type(expr)(t), t)
+    if derivative.has(sp.Derivative):
+        return _rule.dispatch(object)(expr, ctx)  # type: ignore[no-any-return]
+    name = "logarithm" if isinstance(expr, sp.log) else "chain rule"
+    return name, _scale(derivative.subs(t, arg), ctx.d(arg))
+
+
+# --------------------------------------------------------------------------------------
+# checks of the input
+# --------------------------------------------------------------------------------------
+
+
+def _same(a: Any, b: Any) -> bool:
+    return bool(sp.simplify(a - b) == 0) if a != b else True
+
+
+def _validate(expr: Any) -> None:
+    """Refuse mismatched shapes that sympy let through (with ``check=False`` or symbols)."""
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.MatMul):
+            mats = [a for a in node.args if getattr(a, "is_Matrix", False)]
+            for a, b in zip(mats, mats[1:], strict=False):
+                if not _same(a.cols, b.rows):
+                    raise ValueError(
+                        f"mismatched shapes in the product {node}: {a} is "
+                        f"{a.rows}x{a.cols} but {b} is {b.rows}x{b.cols}"
+                    )
+        elif isinstance(node, (sp.MatAdd, sp.HadamardProduct)):
+            shapes = [tuple(a.shape) for a in node.args if getattr(a, "is_Matrix", False)]
+            if any(not (_same(s[0], shapes[0][0]) and _same(s[1], shapes[0][1])) for s in shapes):
+                raise ValueError(f"mismatched shapes in {node}: {shapes}")
+        elif isinstance(node, (sp.Inverse, sp.Trace, sp.Determinant)):
+            arg = node.arg
+            if not _same(arg.rows, arg.cols):
+                raise ValueError(
+                    f"{type(node).__name__} needs a square matrix, but {arg} is "
+                    f"{arg.rows}x{arg.cols}"
+                )
