@@ -382,16 +382,32 @@ def _evaluate_real(derivative: Any, subs: Mapping[Any, Any]) -> np.ndarray:
     """:func:`_evaluate`, refusing a result that is not real, or not finite."""
     arr = _evaluate(derivative, subs)
     if not all_finite(arr):
-        raise ValueError(
-            "the expression overflows at these values: its value has entries that are "
-            "inf or nan (a float holds magnitudes up to about 1.8e308; exp overflows "
-            "beyond 709); evaluate it at smaller values, or rescale it"
-        )
-    if np.iscomplexobj(arr):
-        if np.any(arr.imag != 0):
-            raise ValueError("sympy's derivative evaluated to complex numbers at these values")
-        arr = arr.real
-    return np.asarray(arr, dtype=float)
+        raise ValueError(OVERFLOW)
+    real = real_part(arr)
+    if real is None:
+        raise ValueError("sympy's derivative evaluated to complex numbers at these values")
+    return real
+
+
+OVERFLOW = (
+    "the expression overflows at these values: its value has entries that are inf or "
+    "nan (a float holds magnitudes up to about 1.8e308; exp overflows beyond 709); "
+    "evaluate it at smaller values, or rescale it"
+)
+
+
+def real_part(arr: np.ndarray) -> np.ndarray | None:
+    """The real part of a value computed in complex arithmetic, or None where it is not
+    real: an imaginary part of rounding size (64 eps of the entry: scipy's Bessel
+    functions of a negative real, say) is dropped."""
+    arr = np.asarray(arr)
+    if not np.iscomplexobj(arr):
+        return np.asarray(arr, dtype=float)
+    with np.errstate(invalid="ignore"):
+        negligible = np.abs(arr.imag) <= 64 * np.finfo(float).eps * np.abs(arr.real)
+    if not np.all(negligible | (arr.imag == 0)):
+        return None
+    return np.asarray(arr.real, dtype=float)
 
 
 def _evaluate(derivative: Any, subs: Mapping[Any, Any]) -> np.ndarray:
@@ -416,10 +432,15 @@ def _evaluate(derivative: Any, subs: Mapping[Any, Any]) -> np.ndarray:
     cache: dict[Any, Any] = {}
     try:
         value = _walk(expr, subs, cache)
+    except NameError as exc:  # a function lambdify's modules do not know
+        raise ValueError(
+            f"the expression uses a function with no numeric version here ({exc}); "
+            "mdcalc evaluates sympy functions through numpy and scipy.special"
+        ) from exc
     except (TypeError, ValueError, np.linalg.LinAlgError) as exc:
         mdcalc_own = str(exc).startswith(("no value", "sympy's")) or "would take" in str(exc)
-        if isinstance(exc, ValueError) and mdcalc_own:
-            raise  # a missing value or a refused size: already clear
+        if isinstance(exc, NotNumeric) or (isinstance(exc, ValueError) and mdcalc_own):
+            raise  # a missing value, a refused size, no number there: already clear
         raise ValueError(
             f"sympy's derivative did not evaluate to numbers after substitution: {exc}"
         ) from exc
@@ -499,7 +520,7 @@ def _node_value(expr: Any, subs: Mapping[Any, Any], cache: dict[Any, Any]) -> An
     if isinstance(expr, sp.Trace):
         return np.trace(ev(expr.arg))
     if isinstance(expr, sp.Determinant):
-        return np.linalg.det(ev(expr.arg))
+        return _determinant(ev(expr.arg), expr)
     if isinstance(expr, sp.HadamardPower):
         return np.power(ev(expr.base), ev(expr.exp))
     if isinstance(expr, sp.KroneckerProduct):
@@ -521,6 +542,42 @@ def _node_value(expr: Any, subs: Mapping[Any, Any], cache: dict[Any, Any]) -> An
     return _by_sympy(expr, subs)
 
 
+class NotNumeric(ValueError):
+    """A part of an expression has no number at these values (said as such)."""
+
+
+def _determinant(M: Any, expr: Any) -> Any:
+    """det, refusing a value that underflows to 0 or overflows (slogdet says which)."""
+    value = np.linalg.det(M)
+    sign, logabs = np.linalg.slogdet(M)
+    if np.all(sign == 0) or np.all(np.isfinite(value) & (value != 0)):
+        return value
+    kind = "underflows to 0" if np.all(np.isfinite(value)) else "overflows"
+    raise NotNumeric(
+        f"{expr} {kind} at these values (log|det| = {float(np.real(logabs)):.4g}, beyond "
+        "the range of a float, about 1e-308 to 1e308): its value, and anything multiplied "
+        "by it, such as the gradient det(X) X^-T, cannot be computed in floating point; "
+        "rescale X (det(c X) = c^n det X)"
+    )
+
+
+def _dirac_delta(t: Any) -> Any:
+    """sympy's DiracDelta (the derivative of Heaviside) as a function: 0 away from 0; at 0
+    there is no number (Heaviside has no derivative there)."""
+    t = np.asarray(t)
+    if np.any(t == 0):
+        raise NotNumeric(
+            "the expression is not differentiable at these values: it has DiracDelta(0) "
+            "(the derivative of Heaviside, or of Max, sign or abs at a tie), which is not a "
+            "number; Heaviside jumps at 0, and has no derivative there"
+        )
+    return np.zeros(t.shape, dtype=complex)
+
+
+# sympy functions lambdify does not print for numpy or scipy, as numpy functions
+_NUMERIC = {"DiracDelta": _dirac_delta}
+
+
 def _sum(values: Any) -> Any:
     out: Any = 0.0
     for v in values:
@@ -529,6 +586,9 @@ def _sum(values: Any) -> Any:
 
 
 _FUNCTIONS: dict[Any, Any] = {}
+# What lambdify may use: our own numeric versions first, then scipy.special (erf, besselj,
+# gamma, ...: complex-safe), then numpy.
+_MODULES = [_NUMERIC, "scipy", "numpy"]
 
 
 def _scalar_function(cls: Any) -> Any:
@@ -537,7 +597,7 @@ def _scalar_function(cls: Any) -> Any:
         import sympy as sp  # type: ignore[import-untyped]
 
         t = sp.Dummy("t")
-        _FUNCTIONS[cls] = sp.lambdify(t, cls(t), "numpy")
+        _FUNCTIONS[cls] = sp.lambdify(t, cls(t), _MODULES)
     return _FUNCTIONS[cls]
 
 
@@ -548,7 +608,7 @@ def _elementwise(function: Any) -> Any:
 
         t = sp.Dummy("t")
         body = function(t)
-        fn = sp.lambdify(t, body, "numpy")
+        fn = sp.lambdify(t, body, _MODULES)
         if not body.has(t):  # a constant function: lambdify would return a scalar
             _FUNCTIONS[function] = lambda a, fn=fn: np.full(np.shape(a), fn(0), dtype=complex)
         else:

@@ -658,6 +658,156 @@ def _sym_right():
 
 
 # --------------------------------------------------------------------------------------
+# derive: views where there is no derivative (2), sizes (3), its messages (5)
+# --------------------------------------------------------------------------------------
+
+
+def _sympy() -> Any:
+    import sympy as sp
+
+    return sp
+
+
+def _vector(name: str = "x", n: int = 3) -> Any:
+    return _sympy().MatrixSymbol(name, n, 1)
+
+
+_KINKS = {
+    "relu (Max) at 0": (lambda t: _sympy().Max(t, 0), [0.0, 1.0, -1.0]),
+    "sqrt at 0": (lambda t: _sympy().sqrt(t), [0.0, 1.0, 4.0]),
+    "Heaviside at 0": (lambda t: _sympy().Heaviside(t), [0.0, 1.0, -1.0]),
+}
+
+for _name, (_fn, _at) in _KINKS.items():
+    for _view in ("tensor", "matrix", "linear_map"):
+
+        @case(2, f"derive: .{_view} of an elementwise {_name} is refused",
+              allowed=("clear error",), error_says=("differentiable",))
+        def _kink(fn=_fn, at=_at, view=_view):
+            x = _vector()
+            r = mdcalc.derive(x.applyfunc(fn), x)
+
+            def call() -> Any:
+                out = getattr(r, view)({x: np.array(at)[:, None]})
+                return out.matrix() if view == "linear_map" else out
+
+            return call, _refused
+
+    @case(2, f"derive: .check of an elementwise {_name} is undecided",
+          allowed=("right", "undecided"))
+    def _kink_check(fn=_fn, at=_at):
+        x = _vector()
+        r = mdcalc.derive(x.applyfunc(fn), x)
+
+        def judge(result: Any) -> Any:
+            if result.verdict == "correct":
+                raise Wrong(f"'correct' where there is no derivative: {result}")
+            return "undecided", str(result)
+
+        return lambda: r.check({x: np.array(at)[:, None]}), judge
+
+
+@case(2, "derive: an elementwise abs is refused as unsupported (sympy leaves |t|' unevaluated)",
+      allowed=("clear error",), error_says=("cannot differentiate",))
+def _abs_unsupported():
+    x = _vector()
+    return lambda: mdcalc.derive(x.applyfunc(_sympy().Abs), x), _refused
+
+
+@case(2, "derive: the gradient of the norm at 0 is refused", allowed=("clear error",))
+def _norm_at_zero():
+    sp = _sympy()
+    x = _vector()
+    r = mdcalc.derive(sp.sqrt((x.T * x)[0, 0]), x)
+    return lambda: r.gradient_value({x: np.zeros((3, 1))}), _refused
+
+
+@case(2, "derive: relu away from its kink is right")
+def _relu_smooth():
+    sp = _sympy()
+    x = _vector()
+    r = mdcalc.derive(x.applyfunc(lambda t: sp.Max(t, 0)), x)
+    at = np.array([[0.5], [2.0], [-1.0]])
+    return lambda: r.matrix({x: at}), close_judge(np.diag([1.0, 1.0, 0.0]), 0)
+
+
+@case(2, "derive: the gradient of det at 1e-200 I, underflow named",
+      allowed=("right", "clear error"), error_says=("underflow",))
+def _det_underflow():
+    sp = _sympy()
+    X = sp.MatrixSymbol("X", 2, 2)
+    r = mdcalc.derive(sp.Determinant(X), X)
+    return (lambda: r.gradient_value({X: 1e-200 * np.eye(2)}),
+            close_judge(1e-200 * np.eye(2), 1e-12))
+
+
+@case(2, "derive: a view of exp(X) at 1000, overflow named",
+      allowed=("clear error",), error_says=("overflow",), error_avoids=("not real",))
+def _derive_overflow():
+    sp = _sympy()
+    X = sp.MatrixSymbol("X", 2, 2)
+    r = mdcalc.derive(X.applyfunc(sp.exp), X)
+    return lambda: r.tensor({X: np.full((2, 2), 1000.0)}), _refused
+
+
+@case(3, "derive(X**100000, X) is refused by a stated size", allowed=("clear error",))
+def _huge_power():
+    sp = _sympy()
+    X = sp.MatrixSymbol("X", 2, 2)
+    return lambda: mdcalc.derive(X**100000, X), _refused
+
+
+@case(3, "derive of a sum of X**k, k < 200, refused or right", allowed=("right", "clear error"))
+def _many_powers():
+    sp = _sympy()
+    X = sp.MatrixSymbol("X", 2, 2)
+    expr = sp.MatAdd(*[X**k for k in range(1, 200)])
+
+    def judge(r: Any) -> str:
+        X0 = np.array([[0.1, 0.2], [0.0, -0.1]])
+        T = r.tensor({X: X0})
+        f = r.function({X: X0})
+        return close_judge(mdcalc.jacobian(f, X0), 1e-8, "max")(T)
+
+    return lambda: mdcalc.derive(expr, X), judge
+
+
+@case(5, "derive: its shape-error message does not crash", allowed=("clear error",),
+      error_says=("mismatched shapes",))
+def _shape_message():
+    import warnings
+
+    sp = _sympy()
+    X, B = sp.MatrixSymbol("X", 2, 2), sp.MatrixSymbol("B", 3, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expr = sp.MatMul(X, B, check=False)
+    return lambda: mdcalc.derive(expr, X), _refused
+
+
+for _name, (_fn, _dfn) in {
+    "Heaviside": (lambda t: _sympy().Heaviside(t), lambda x: np.zeros_like(x)),
+    "besselj(1, .)": (lambda t: _sympy().besselj(1, t),
+                      lambda x: 0.5 * (_scipy_special().jv(0, x) - _scipy_special().jv(2, x))),
+    "erf": (lambda t: _sympy().erf(t), lambda x: 2 / np.sqrt(np.pi) * np.exp(-x * x)),
+}.items():
+
+    @case(5, f"derive: an elementwise {_name} is right or clearly refused",
+          allowed=("right", "clear error"), error_avoids=("name '",))
+    def _special(fn=_fn, dfn=_dfn):
+        x = _vector()
+        at = np.array([0.5, 1.5, -2.0])
+        r = mdcalc.derive(x.applyfunc(fn), x)
+        return lambda: r.matrix({x: at[:, None]}), close_judge(np.diag(dfn(at)), 1e-12, "max")
+
+
+def _scipy_special() -> Any:
+    import scipy.special
+
+    return scipy.special
+
+
+# --------------------------------------------------------------------------------------
 # the tests, and the counts
 # --------------------------------------------------------------------------------------
 

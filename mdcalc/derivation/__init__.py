@@ -89,13 +89,17 @@ def derive(expr: Any, wrt: Any, *, name: str = "F", structure: str | None = None
     TypeError
         If ``wrt`` is not a ``MatrixSymbol`` or ``expr`` is not a sympy expression.
     ValueError
-        If ``expr`` holds no matrix, uses an unsupported operation (named), or has
-        mismatched shapes.
+        If ``expr`` holds no matrix, uses an unsupported operation (named), has
+        mismatched shapes, or is beyond derive's stated sizes, refused before any work:
+        more than 5,000 sympy nodes, a matrix power beyond 64 (``X**n`` expands into n
+        terms), a product of more than 64 factors.
 
     Notes
     -----
     Accuracy: the symbolic forms are exact. The numeric views evaluate them in floating
-    point (numpy), with its rounding.
+    point (numpy and scipy.special), with its rounding; where F has no derivative at the
+    values (a kink, a singularity, a jump), they refuse (ValueError) and ``.check`` says
+    "undecided"; values that overflow or underflow are refused as such.
 
     Examples
     --------

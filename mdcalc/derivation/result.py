@@ -4,7 +4,7 @@ views) and :class:`DerivationCheck` (every form against the numeric Jacobian).""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -14,7 +14,8 @@ from mdcalc._validation import check_size, shape_str
 from mdcalc.check import CheckResult, check_derivative
 from mdcalc.derivation.index import IndexForm
 from mdcalc.differential import Derivative
-from mdcalc.layouts import _evaluate, _substitutions
+from mdcalc.layouts import OVERFLOW, _evaluate, _substitutions, real_part
+from mdcalc.numeric import central_along, jacobian, kinked
 from mdcalc.structure import Subspace
 
 
@@ -105,7 +106,13 @@ class Derivation:
 
     Numeric views take ``values``, a dict from every symbol of F (X included) to an
     array: :meth:`tensor`, :meth:`matrix`, :meth:`linear_map`, :meth:`gradient_value`
-    (scalar F), :meth:`function` (F itself, complex-safe) and :meth:`check`.
+    (scalar F), :meth:`function` (F itself, complex-safe) and :meth:`check`. Where F has
+    no derivative at the values (a kink: abs, Max or relu at 0; a singularity: sqrt at
+    0, the norm at 0; a jump: Heaviside at 0), the views refuse with a ValueError that
+    says so (and, for a kink, at which entry of X), as :meth:`check` says "undecided"
+    there; a value that overflows, or underflows to 0 (det of 1e-200 I), is refused as
+    such. (The test: central differences of F along three random directions, whose
+    one-sided slopes must agree; then the values must be finite.)
     """
 
     expr: Any
@@ -161,17 +168,70 @@ class Derivation:
             except ValueError as exc:
                 raise ValueError(f"the value for {self.wrt}: {exc}") from None
         F = _evaluate(self.expr, subs)
-        if np.any(F.imag != 0):
+        if not np.all(np.isfinite(F)):
+            raise ValueError(OVERFLOW)
+        if real_part(F) is None:
             raise ValueError(f"{self.expr} is not real at these values")
         return subs, F.shape
 
-    def _at(self, values: Mapping[Any, ArrayLike]) -> Derivative:
+    def _require_derivative(self, subs: dict[Any, Any]) -> None:
+        """Refuse the numeric views where F has no derivative at the values: one-sided
+        slopes that differ in a random direction (inside X's subspace, for a structured
+        X), or central differences that are not finite there."""
+        X0 = np.asarray(real_part(subs[self.wrt]), dtype=float)
+
+        def f(Xv: np.ndarray) -> np.ndarray:
+            value = real_part(_evaluate(self.expr, {**subs, self.wrt: Xv}))
+            return np.full(F0.shape, np.nan) if value is None else value
+
+        F0 = real_part(_evaluate(self.expr, subs))
+        rng = np.random.default_rng(0)
+        K, R = rng.standard_normal(X0.shape), rng.standard_normal(X0.shape)
+        subspace = self._subspace()
+        if subspace is not None:
+            K, R = subspace.project(K), subspace.project(R)
+        with np.errstate(all="ignore"):
+            try:
+                central = [central_along(f, X0, F0, D) for D in (K, R, K + R)]
+            except ValueError:  # f has no number near X (DiracDelta at 0 inside, say)
+                central = None
+        finite = central is not None and all(np.all(np.isfinite(c[0])) for c in central)
+        if finite and not kinked(central, [(0, 1, 2)]):  # type: ignore[arg-type]
+            return
+        where = ""
+        if subspace is None and X0.size <= 4096:  # name the entry (4 X.size evaluations)
+            try:
+                with np.errstate(all="ignore"):
+                    jacobian(f, X0, "central")
+            except ValueError as exc:
+                if "at input entry" in str(exc):
+                    where = " " + str(exc).split(": ", 1)[1].split(" its one-sided")[0]
+        reason = (
+            "its one-sided slopes differ (a kink: abs, Max or relu at 0, a tie)"
+            if finite else
+            "its slopes there are not finite (a singularity: sqrt or a power below 1 at 0, "
+            "the norm at 0; or a jump: Heaviside at 0)"
+        )
+        raise ValueError(
+            f"{self.expr} is not differentiable at these values{where}: {reason}, so the "
+            "numeric views have no numbers to give (.check says undecided there); use a "
+            "nearby point"
+        )
+
+    def _at(self, values: Mapping[Any, ArrayLike], require: bool = True) -> Derivative:
         subs, out_shape = self._prepare(values)
+        if require:
+            self._require_derivative(subs)
         in_shape = tuple(subs[self.wrt].shape)
         dX = self.dX
 
         def real(expr: Any, extra: Mapping[Any, Any] | None = None) -> np.ndarray:
             arr = _evaluate(expr, {**subs, **(extra or {})})
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(
+                    f"the derivative of {self.expr} is not finite at these values (a "
+                    "singularity, or an overflow), so there is no number to give"
+                )
             return np.asarray(arr.real, dtype=float)
 
         def jvp(K: np.ndarray) -> np.ndarray:
@@ -239,11 +299,20 @@ class Derivation:
         """The derivative by the independent entries (shaped like X), for a scalar F."""
         return self._gradient_value(self.entry_gradient, values)
 
-    def _gradient_value(self, gradient: Any, values: Mapping[Any, ArrayLike]) -> np.ndarray:
+    def _gradient_value(
+        self, gradient: Any, values: Mapping[Any, ArrayLike], require: bool = True
+    ) -> np.ndarray:
         if gradient is None:
             raise ValueError(f"{self.expr} is not scalar-valued: it has no gradient")
         subs, _ = self._prepare(values)
+        if require:
+            self._require_derivative(subs)
         arr = _evaluate(gradient, subs)
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(
+                f"the gradient of {self.expr} is not finite at these values (a singularity, "
+                "or an overflow), so there is no number to give"
+            )
         return np.asarray(arr.real, dtype=float).reshape(subs[self.wrt].shape)
 
     def _subspace(self) -> Subspace | None:
@@ -254,15 +323,18 @@ class Derivation:
     def function(self, values: Mapping[Any, ArrayLike]) -> Callable[[np.ndarray], np.ndarray]:
         """F as a numpy function of X, the other symbols fixed at their values.
 
-        Complex-safe (for the complex step of :func:`mdcalc.check_derivative`).
+        Complex-safe (for the complex step of :func:`mdcalc.check_derivative`). At a
+        real X where F is not real (outside its real domain: sqrt of a negative number),
+        its value is nan, as numpy's would be.
         """
         subs, out_shape = self._prepare(values)
 
         def f(Xv: np.ndarray) -> np.ndarray:
             arr = _evaluate(self.expr, {**subs, self.wrt: np.asarray(Xv)})
-            if not np.iscomplexobj(Xv) and not np.any(arr.imag != 0):
-                return np.asarray(arr.real, dtype=float)
-            return arr
+            if np.iscomplexobj(Xv):
+                return arr
+            real = real_part(arr)
+            return np.full(arr.shape, np.nan) if real is None else real
 
         return f
 
@@ -274,41 +346,64 @@ class Derivation:
         :func:`mdcalc.check_derivative` (``options`` are passed on to it). With a
         structure, along directions inside the subspace (the value of X must be in it),
         and the gradient must be an element of the subspace; the derivative by the
-        independent entries is checked too (as the row ``d F / d x``).
+        independent entries is checked too (as the row ``d F / d x``). Where F has no
+        derivative at the values, every form is "undecided" (a form whose expression
+        has no number there, as DiracDelta(0), says so).
 
         Returns
         -------
         DerivationCheck
             Truthy exactly when every form is correct.
         """
-        D = self._at(values)
+        D = self._at(values, require=False)  # the checker judges differentiability
         f = self.function(values)
         X = np.asarray(values[self.wrt], dtype=float).reshape(D.in_shape)
-        T = D.tensor()
-
-        def as_map(K: np.ndarray) -> np.ndarray:
-            return np.tensordot(T, K, axes=X.ndim)
-
-        index: Any = T
         if self.structure is not None:
             options = {**options, "structure": self.structure}
+
+        def index() -> Any:
+            T = D.tensor()
+            if self.structure is None:
+                return T
             # the unstructured tensor, right as a map on the subspace (for a scalar F it
             # is G, not the gradient on the subspace: that one is .gradient)
-            index = as_map
-        results = {
-            "differential": check_derivative(f, X, D, **options),
-            "vec_jacobian": check_derivative(f, X, D.matrix(), **options),
-            "index": check_derivative(f, X, index, **options),
+            return lambda K: np.tensordot(T, K, axes=X.ndim)
+
+        claims: dict[str, Callable[[], Any]] = {
+            "differential": lambda: D,
+            "vec_jacobian": D.matrix,
+            "index": index,
         }
         if self.gradient is not None:
-            G = self.gradient_value(values).reshape(D.out_shape + D.in_shape)
-            results["gradient"] = check_derivative(f, X, G, **options)
+            claims["gradient"] = lambda: self._gradient_value(
+                self.gradient, values, require=False).reshape(D.out_shape + D.in_shape)
             subspace = self._subspace()
             if subspace is not None:
                 # the derivative by the free entries x, as the row d F / d x
-                row = subspace.coordinates(self.entry_gradient_value(values))[None, :]
-                results["entry_gradient"] = check_derivative(f, X, row, **options)
+                claims["entry_gradient"] = lambda: subspace.coordinates(
+                    self._gradient_value(self.entry_gradient, values, require=False))[None, :]
+        results = {form: self._check_form(f, X, D.out_shape, build, options)
+                   for form, build in claims.items()}
         return DerivationCheck(results)
+
+    @staticmethod
+    def _check_form(f: Callable[..., Any], X: np.ndarray, out_shape: tuple[int, ...],
+                    build: Callable[[], Any], options: dict[str, Any]) -> CheckResult:
+        """check_derivative of one form; where the form has no number at the values (its
+        expression is not finite there, or has DiracDelta(0)), "undecided", saying so."""
+        try:
+            claim = build()
+            if not callable(claim):
+                return check_derivative(f, X, claim, **options)
+            claim(np.zeros(X.shape))  # a map that cannot be evaluated here fails now
+            return check_derivative(f, X, claim, **options)
+        except ValueError as exc:
+            why = str(exc)
+        result = check_derivative(f, X, lambda K: np.full(out_shape, np.nan), **options)
+        if "non-finite" in result.message:  # the numeric side could decide: the form cannot
+            result = replace(result, message=f"undecided: the form has no number at these "
+                             f"values: {why}")
+        return result
 
     def __repr__(self) -> str:
         return f"Derivation(d({self.expr})/d{self.wrt}: {self.differential})"

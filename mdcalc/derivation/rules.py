@@ -29,6 +29,14 @@ from mdcalc.derivation.maps import (
 )
 
 
+# derive expands X^n into |n| terms of up to |n| factors each (the product rule), and a
+# product of k factors into k terms: beyond these sizes it refuses before any work.
+MAX_POWER = 64
+MAX_FACTORS = 64
+# An expression larger than this (sympy nodes) is refused before any work.
+MAX_NODES = 5000
+
+
 @dataclass
 class _Context:
     X: Any
@@ -101,6 +109,7 @@ def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
     if not (n.is_Integer and n != 0) or _depends(n, ctx.X):
         raise ValueError(f"derive supports integer matrix powers only, got the power {expr}")
     n = int(n)
+    _check_power(n, expr)
     shape = tuple(expr.shape)
     if n < 0:
         inv = S.I
@@ -202,29 +211,81 @@ def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
 # --------------------------------------------------------------------------------------
 
 
+def _check_power(n: int, expr: Any) -> None:
+    if abs(n) > MAX_POWER:
+        raise ValueError(
+            f"derive expands the matrix power {_show(expr)} by the product rule into "
+            f"{abs(n):,} terms of up to {abs(n):,} factors each; it refuses powers beyond "
+            f"{MAX_POWER} (write the power as a product of smaller ones, e.g. "
+            "(X^8)^8 as Y^8 with Y = X^8 derived first, or differentiate it by hand)"
+        )
+
+
 def _same(a: Any, b: Any) -> bool:
     return bool(sp.simplify(a - b) == 0) if a != b else True
 
 
+def _show(node: Any) -> str:
+    """A node for a message: its own printing, or, where sympy cannot print it (a product
+    of mismatched shapes made with check=False), its factors."""
+    try:
+        return str(node)
+    except Exception:  # noqa: BLE001 - sympy's printer revalidates the shapes
+        parts = []
+        for a in getattr(node, "args", ()):
+            try:
+                parts.append(str(a))
+            except Exception:  # noqa: BLE001
+                parts.append(type(a).__name__)
+        return f"{type(node).__name__}({', '.join(parts)})"
+
+
+def _dims(M: Any) -> str:
+    """A shape for a message: ``n x (n + 1)``, sizes that are sums in parentheses."""
+    def one(d: Any) -> str:
+        text = str(d)
+        return text if getattr(d, "is_Atom", True) else f"({text})"
+
+    return f"{one(M.rows)}x{one(M.cols)}"
+
+
 def _validate(expr: Any) -> None:
-    """Refuse mismatched shapes that sympy let through (with ``check=False`` or symbols)."""
+    """Refuse mismatched shapes that sympy let through (with ``check=False`` or symbols),
+    and expressions too large for derive to expand (stated sizes: MAX_NODES nodes, powers
+    up to MAX_POWER, products of up to MAX_FACTORS factors)."""
+    nodes = 0
     for node in sp.preorder_traversal(expr):
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise ValueError(
+                f"the expression has more than {MAX_NODES:,} sympy nodes; derive refuses "
+                "expressions that large (its steps and forms would grow with them): "
+                "derive a part at a time"
+            )
+        if isinstance(node, sp.MatPow) and getattr(node.exp, "is_Integer", False):
+            _check_power(int(node.exp), node)
         if isinstance(node, sp.MatMul):
             mats = [a for a in node.args if getattr(a, "is_Matrix", False)]
+            if len(mats) > MAX_FACTORS:
+                raise ValueError(
+                    f"the product {_show(node)[:80]}... has {len(mats):,} factors; derive "
+                    f"expands a product of k factors into k terms by the product rule and "
+                    f"refuses more than {MAX_FACTORS}: group the factors"
+                )
             for a, b in zip(mats, mats[1:], strict=False):
                 if not _same(a.cols, b.rows):
                     raise ValueError(
-                        f"mismatched shapes in the product {node}: {a} is "
-                        f"{a.rows}x{a.cols} but {b} is {b.rows}x{b.cols}"
+                        f"mismatched shapes in the product {_show(node)}: {_show(a)} is "
+                        f"{_dims(a)} but {_show(b)} is {_dims(b)}"
                     )
         elif isinstance(node, (sp.MatAdd, sp.HadamardProduct)):
             shapes = [tuple(a.shape) for a in node.args if getattr(a, "is_Matrix", False)]
             if any(not (_same(s[0], shapes[0][0]) and _same(s[1], shapes[0][1])) for s in shapes):
-                raise ValueError(f"mismatched shapes in {node}: {shapes}")
+                raise ValueError(f"mismatched shapes in {_show(node)}: {shapes}")
         elif isinstance(node, (sp.Inverse, sp.Trace, sp.Determinant)):
             arg = node.arg
             if not _same(arg.rows, arg.cols):
                 raise ValueError(
-                    f"{type(node).__name__} needs a square matrix, but {arg} is "
-                    f"{arg.rows}x{arg.cols}"
+                    f"{type(node).__name__} needs a square matrix, but {_show(arg)} is "
+                    f"{_dims(arg)}"
                 )
