@@ -505,3 +505,76 @@ def test_shape_words():
     assert refusal(lambda: _validation.as_shape("s", (2,), ndim=2)) == (
         "s must have 2 entries, got (2,)"
     )
+
+
+# --------------------------------------------------------------------------------------
+# issue 18: derive's numeric views and messages say what is there and what is not
+# --------------------------------------------------------------------------------------
+
+
+def test_derive_views_refuse_where_there_is_no_derivative():
+    import sympy as sp
+
+    x = sp.MatrixSymbol("x", 3, 1)
+    relu = mdcalc.derive(x.applyfunc(lambda t: sp.Max(t, 0)), x)
+    at_kink = {x: np.array([[1.0], [0.0], [-1.0]])}
+    for view in (relu.tensor, relu.matrix, lambda v: relu.linear_map(v).matrix()):
+        message = refusal(lambda view=view: view(at_kink))
+        assert "not differentiable at these values at input entry (1, 0)" in message
+    assert relu.check(at_kink).verdict == "undecided"
+    assert np.array_equal(relu.matrix({x: np.array([[1.0], [2.0], [-1.0]])}),
+                          np.diag([1.0, 1.0, 0.0]))
+    root = mdcalc.derive(x.applyfunc(sp.sqrt), x)
+    assert "singularity" in refusal(lambda: root.tensor({x: np.array([[0.0], [1.0], [4.0]])}))
+    step = mdcalc.derive(x.applyfunc(sp.Heaviside), x)
+    assert "DiracDelta(0)" in refusal(lambda: step.matrix({x: np.array([[0.0], [1.0], [2.0]])}))
+    assert np.array_equal(step.matrix({x: np.array([[0.5], [1.0], [-2.0]])}), np.zeros((3, 3)))
+
+
+def test_derive_names_overflow_and_underflow():
+    import sympy as sp
+
+    X = sp.MatrixSymbol("X", 2, 2)
+    message = refusal(lambda: mdcalc.derive(sp.Determinant(X), X).gradient_value(
+        {X: 1e-200 * np.eye(2)}))
+    assert message.startswith("Determinant(X) underflows to 0 at these values")
+    message = refusal(lambda: mdcalc.derive(X.applyfunc(sp.exp), X).tensor(
+        {X: np.full((2, 2), 1000.0)}))
+    assert message.startswith("the expression overflows at these values")
+
+
+def test_derive_refuses_sizes_before_working_and_prints_its_shape_errors():
+    import warnings
+
+    import sympy as sp
+
+    X, B = sp.MatrixSymbol("X", 2, 2), sp.MatrixSymbol("B", 3, 3)
+    assert "refuses powers beyond 64" in refusal(lambda: mdcalc.derive(X**100000, X))
+    assert mdcalc.derive(X**64, X).steps[-1][0] == "power rule"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        product = sp.MatMul(X, B, check=False)
+    assert refusal(lambda: mdcalc.derive(product, X)) == (
+        "mismatched shapes in the product MatMul(X, B): X is 2x2 but B is 3x3"
+    )
+    n = sp.Symbol("n")
+    Y, C = sp.MatrixSymbol("Y", n, n), sp.MatrixSymbol("C", n + 1, n + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        shifted = sp.MatMul(Y, C, check=False)
+    assert "C is (n + 1)x(n + 1)" in refusal(lambda: mdcalc.derive(shifted, Y))
+
+
+def test_derive_special_functions_have_numbers_or_say_why():
+    import scipy.special
+    import sympy as sp
+
+    x = sp.MatrixSymbol("x", 3, 1)
+    at = np.array([0.5, 1.5, -2.0])
+    bessel = mdcalc.derive(x.applyfunc(lambda t: sp.besselj(1, t)), x)
+    want = 0.5 * (scipy.special.jv(0, at) - scipy.special.jv(2, at))
+    assert np.allclose(np.diag(bessel.matrix({x: at[:, None]})), want, rtol=1e-13)
+    erf = mdcalc.derive(x.applyfunc(sp.erf), x)
+    want = 2 / np.sqrt(np.pi) * np.exp(-at * at)
+    assert np.allclose(np.diag(erf.matrix({x: at[:, None]})), want, rtol=1e-13)
+    assert erf.check({x: at[:, None]})
