@@ -7,12 +7,14 @@ process, timed in turn round after round (``common.time_interleaved``), medians:
 
 - ``jacobian(f, X)``: the default, ``method="auto"`` (it chooses the complex step here,
   after the guard), and ``method="complex-step"``;
-- its floor: f alone at the n complex points X + i h E_jk, 64 points per call (the stacks
-  built beforehand): the work any complex-step Jacobian of a black-box f cannot avoid;
+- its floor: f alone at the n complex points X + i h E_jk (the stacks built beforehand),
+  in the batches mdcalc uses (as many points as fit in 4 MiB: 128 here), and in one call
+  at all n points: the work any complex-step Jacobian of a black-box f cannot avoid;
 - ``check_derivative(f, X, T)`` with the closed-form tensor T (a right claim: the whole
   check, guard and power rule included), and with the claim as a linear map;
-- a bare complex-step Jacobian of the same f: the floor's evaluations, each written into
-  J, nothing checked: what ``check_derivative`` is compared with (issue 18: within 1.5x).
+- a bare complex-step Jacobian of the same f: the floor's evaluations (in mdcalc's
+  batches), each written into J, nothing checked: what ``check_derivative`` is compared
+  with (issue 18: within 1.5x).
 
 Targets: ``jacobian`` within 1.1x of its floor, ``check_derivative`` within 1.5x of the
 bare complex-step Jacobian. The machine is shared and noisy: the ratios, measured side by
@@ -22,12 +24,14 @@ side, are what to read, not the absolute times.
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 import numpy as np
 from common import header, machine, markdown_table, save, time_interleaved
 
 import mdcalc
+from mdcalc.numeric import CACHE_BATCH_BYTES
 
 H = 2.0**-66
 
@@ -52,13 +56,18 @@ def complex_stack(X: np.ndarray) -> np.ndarray:
     return stack
 
 
-def floor(f: Any, X: np.ndarray, stack: np.ndarray, chunk: int = 64) -> None:
+def batch(X: np.ndarray, out_size: int) -> int:
+    """How many complex points mdcalc's jacobian puts in one call of f (numeric._batches)."""
+    return max(1, min(X.size, CACHE_BATCH_BYTES // (16 * (X.size + out_size))))
+
+
+def floor(f: Any, X: np.ndarray, stack: np.ndarray, chunk: int) -> None:
     """f at every complex point, ``chunk`` points per call: nothing else."""
     for start in range(0, len(stack), chunk):
         f(stack[start:start + chunk].reshape((-1,) + X.shape))
 
 
-def bare_jacobian(f: Any, X: np.ndarray, stack: np.ndarray, chunk: int = 64) -> np.ndarray:
+def bare_jacobian(f: Any, X: np.ndarray, stack: np.ndarray, chunk: int) -> np.ndarray:
     """The floor's evaluations, each written into the Jacobian: no guard, no check."""
     n = X.size
     out_shape = f(X).shape
@@ -78,26 +87,28 @@ def main() -> None:
     f, X, closed = p["f"], p["X"], p["closed"]
     stack = complex_stack(X)
     A, W = p["A"], p["W"]
+    chunk = batch(X, f(X).size)
 
     def claim(K: np.ndarray) -> np.ndarray:
         return (1 - np.tanh(A @ X @ W) ** 2) * (A @ K @ W)
 
     # every side is right before it is timed
     assert np.allclose(mdcalc.jacobian(f, X), closed, rtol=1e-12, atol=1e-14)
-    assert np.allclose(bare_jacobian(f, X, stack), closed, rtol=1e-12, atol=1e-14)
+    assert np.allclose(bare_jacobian(f, X, stack, chunk), closed, rtol=1e-12, atol=1e-14)
     assert mdcalc.jacobian(f, X).method == "complex-step"
     assert mdcalc.check_derivative(f, X, closed).verdict == "correct"
     assert mdcalc.check_derivative(f, X, claim).verdict == "correct"
     fns = {
         "jacobian(f, X) (auto)": lambda: mdcalc.jacobian(f, X),
         "jacobian(f, X, method='complex-step')": lambda: mdcalc.jacobian(f, X, "complex-step"),
-        "floor: f at the n complex points": lambda: floor(f, X, stack),
+        f"floor: f at the n complex points, {chunk} per call": lambda: floor(f, X, stack, chunk),
+        "floor: f at the n complex points, one call": lambda: floor(f, X, stack, X.size),
         "check_derivative(f, X, tensor)": lambda: mdcalc.check_derivative(f, X, closed),
         "check_derivative(f, X, linear map)": lambda: mdcalc.check_derivative(f, X, claim),
-        "bare complex-step Jacobian": lambda: bare_jacobian(f, X, stack),
+        "bare complex-step Jacobian": lambda: bare_jacobian(f, X, stack, chunk),
     }
     timings = time_interleaved(fns, repeats=args.repeats)
-    floor_t = timings["floor: f at the n complex points"].median
+    floor_t = timings[f"floor: f at the n complex points, {chunk} per call"].median
     bare_t = timings["bare complex-step Jacobian"].median
     rows = []
     for name, timing in timings.items():
@@ -107,7 +118,8 @@ def main() -> None:
                      f"{t / bare_t:.2f}" if t and bare_t else ""])
     info = machine()
     print(header(info))
-    print(f"The power contract's cost: tanh(A X W), {p['label']}")
+    print(f"The power contract's cost: tanh(A X W), {p['label']}; BLAS threads: "
+          f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')}")
     print(markdown_table(["what", "median", "runs", "/ floor", "/ bare Jacobian"], rows))
     ratios = {
         "jacobian (auto) / floor": timings["jacobian(f, X) (auto)"].median / floor_t,

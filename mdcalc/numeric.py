@@ -388,6 +388,7 @@ def guard_resolution(
     probe: list[np.ndarray],
     triples: list[tuple[int, int, int]],
     lazy: bool = False,
+    power: bool = True,
 ) -> Any:
     """Check complex-step values against real differences of f; return what could hide.
 
@@ -402,7 +403,8 @@ def guard_resolution(
     the better resolution is returned. With ``lazy``, returns (resolution, refine): the
     resolution at X, and a function that runs the wide comparison and returns the better
     one (or None when there is nothing to refine), for a caller to run only when its
-    answer depends on it.
+    answer depends on it. With ``power=False`` (the numeric functions, which have no
+    verdict to power) small entries are not held to GUARD_OWN of themselves.
     """
     values = [c[0] for c in central]
     own = own_scale(values)
@@ -421,15 +423,20 @@ def guard_resolution(
         wide = _wide_resolution(f, X, central, noise, own, probe)
         return resolution if wide is None else np.minimum(resolution, wide)
 
-    if np.all(resolution <= _wanted(own)):
+    if np.all(resolution <= _wanted(own, power)):
         return (resolution, None) if lazy else resolution
     return (resolution, refine) if lazy else refine()
 
 
-def _wanted(own: np.ndarray) -> np.ndarray:
-    """The guard's resolution wanted per entry: GUARD_WANTED of the entry (or of 1e-3 of the
-    largest, for small ones), and at most GUARD_OWN of the entry itself."""
-    floor = GUARD_WANTED * np.maximum(own, 1e-3 * float(own.max(initial=0.0)))
+def _wanted(own: np.ndarray, power: bool = True) -> np.ndarray:
+    """The guard's resolution wanted per entry. For the checkers (``power``): GUARD_WANTED
+    of the entry (or of 1e-3 of the largest, for small ones), and at most GUARD_OWN of
+    the entry itself. For the numeric functions: GUARD_WANTED of the largest entry (what
+    central differences at X resolve, unless f is large beside its derivative)."""
+    largest = float(own.max(initial=0.0))
+    if not power:
+        return np.full(own.shape, GUARD_WANTED * largest)
+    floor = GUARD_WANTED * np.maximum(own, 1e-3 * largest)
     return np.minimum(floor, GUARD_OWN * own)
 
 
@@ -617,7 +624,7 @@ def directional_derivative(
     if method != "central":
         try:
             exact = [complex_along(f, X_, D, F0.shape) for D in probe]
-            guard_resolution(f, X_, exact, central, probe, [(0, 1, 2)])
+            guard_resolution(f, X_, exact, central, probe, [(0, 1, 2)], power=False)
             return NumericArray(_finite_result(exact[0]), "complex-step")
         except (TypeError, NotAnalytic):
             if method == "complex-step":
@@ -778,7 +785,7 @@ def _complex_jacobian(
     if kinked(central, [(0, 1, 2)]):  # abs and x conj(x) at 0 may agree with it by chance
         raise ValueError(NOT_DIFFERENTIABLE.format(where="in a random direction"))
     exact = [np.tensordot(J, K, axes=X_.ndim) for K in directions]
-    guard_resolution(f, X_, exact, central, directions, [(0, 1, 2)])
+    guard_resolution(f, X_, exact, central, directions, [(0, 1, 2)], power=False)
     return J
 
 
