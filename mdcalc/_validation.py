@@ -219,22 +219,26 @@ def as_count(name: str, n: Any, low: int, high: int) -> int:
 
 
 def evaluate(
-    f: Callable[..., Any], X: np.ndarray, shape: tuple[int, ...] | None = None
+    f: Callable[..., Any], X: np.ndarray, shape: tuple[int, ...] | None = None,
+    owned: bool = False,
 ) -> np.ndarray:
     """Call ``f`` on a copy of ``X`` and insist on a numeric array (of ``shape``, if given).
 
     f gets a copy so that a function that modifies its argument in place cannot corrupt
-    the caller's point.
+    the caller's point. With ``owned``, the caller gives up X (a temporary stack it will
+    not read again) and reads the result at once: neither is copied (f may still modify
+    X, or return a view of it or of a cache of its own).
     """
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
-    out = f(X.copy())
+    out = f(X if owned else X.copy())
     if isinstance(out, np.ma.MaskedArray):
         raise TypeError("f returned a masked array, whose mask mdcalc would ignore")
     if isinstance(out, (np.ndarray, np.generic)) or (
         isinstance(out, (int, float, complex)) and not isinstance(out, bool)
     ):
-        arr = np.array(out)  # a copy: f may return (a view of) its argument or a cache
+        # a copy, unless owned: f may return (a view of) its argument or a cache
+        arr = np.asarray(out) if owned else np.array(out)
         if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
             raise TypeError(f"f must return numbers, got an array of dtype {arr.dtype}")
         if shape is not None and arr.shape != shape:

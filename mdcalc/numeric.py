@@ -924,7 +924,8 @@ class _Caller:
     middle, last) must equal, to rounding, separate calls of f at those points. A function
     that mixes the stack axis into its result (``X.T``, ``X.sum()``, ``np.trace(X)``) or
     reads it (``len(X)``, ``X.shape[0]``, ``np.eye(len(X))``) fails and is then called
-    once per point from there on.
+    once per point from there on. Callers give up the stack they pass (they build it for
+    the call and read only the result): once verified, f gets it without a copy.
     """
 
     def __init__(
@@ -943,7 +944,7 @@ class _Caller:
             return self.one_by_one(stack)
         try:
             with np.errstate(all="ignore"):
-                out = evaluate(self.f, stack, (b,) + self.out_shape)
+                out = evaluate(self.f, stack, (b,) + self.out_shape, owned=b in self.verified)
         except Exception:  # f does not accept a stack: that is what the probe asks
             self.stacks = False
             return self.one_by_one(stack)

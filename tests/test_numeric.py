@@ -206,3 +206,21 @@ def test_central_refuses_a_derivative_hidden_in_f_rounding():
     with pytest.warns(RuntimeWarning, match="did not change"):
         J = jacobian(np.floor, x + 0.5)
     assert np.all(J == 0) and J.method == "central"
+
+
+def test_a_function_that_modifies_its_stack_in_later_batches(rng):
+    """Once a batch size is verified, f gets mdcalc's own stack without a copy: f may
+    modify it (its result is read at once, the stack never again)."""
+    X = rng.standard_normal((40, 40))  # 1600 inputs: about 20 batches of the same size
+    before = X.copy()
+
+    def f(X):
+        X *= 2.0
+        X += 1.0
+        return np.tanh(X)
+
+    expected = np.diag((2 * (1 - np.tanh(2 * X + 1) ** 2)).reshape(-1)).reshape(X.shape * 2)
+    for method in ("complex-step", "central"):
+        J = jacobian(f, X, method=method)
+        assert np.allclose(J, expected, rtol=1e-6, atol=1e-9)
+    assert np.array_equal(X, before)
