@@ -26,13 +26,17 @@ Two methods, and ``"auto"`` (the default) to choose between them:
     their difference, rounding from the size of f). Works for any smooth real f, to about
     1e-10 of the derivative's scale. A point where the one-sided slopes differ (f not
     differentiable at X, like abs at 0), or where the estimated error is above 1e-6 of the
-    entry (f varies faster than the step), is refused.
+    entry plus 1e-8 of the largest (f varies faster than the step, or its value is so
+    large beside its derivative that its rounding shows: |x| + 1e10), is refused; a
+    derivative that does not stand out of f's rounding at all is refused too, unless f
+    did not change at all over the steps (then zeros, with a RuntimeWarning).
 
 Speed: when f broadcasts over a leading stack dimension (``A @ X @ W`` and elementwise
 numpy functions do), many perturbations go through one call of f. Whether it does is
 tested, not assumed: for every batch size used, rows of a stacked call must equal (to
 rounding) separate calls, otherwise every perturbation gets a call of its own. f is always
-called on copies, so a function that modifies its input cannot corrupt the point.
+called on copies, so a function that modifies its input cannot corrupt the point (once a
+batch size is verified, f gets mdcalc's own temporary stack, read once, without a copy).
 
 Memory: stacks are cut into batches whose inputs and outputs together stay below
 ``max_memory`` bytes (256 MiB by default), and below 4 MiB in any case, which keeps a batch

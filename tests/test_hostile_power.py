@@ -458,6 +458,11 @@ for _name, _call in {
         lambda: mdcalc.check_derivative(lambda X: X, np.ones((300, 300)),
                                         np.broadcast_to(0.0, (300,) * 4)),
     "hessian of a 10^5 vector": lambda: mdcalc.hessian(lambda x: np.sum(x**2), np.ones(10**5)),
+    # 3.2 GB: within half the machine's memory, beyond the child's address-space cap
+    "basis_matrix (20000 x 20000) under the memory cap":
+        lambda: mdcalc.basis_matrix(0, 0, (20_000, 20_000)),
+    "kron_jacobian (3.2 GB) under the memory cap":
+        lambda: mdcalc.kron_jacobian(np.ones((200, 200)), np.ones((100, 100))),
 }.items():
 
     @case(3, f"{_name} is refused before allocating", allowed=("clear error",))
