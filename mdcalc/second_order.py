@@ -767,12 +767,17 @@ def check_second_derivative(
     Notes
     -----
     The check never builds the Hessian: for each seeded random direction K_i it compares
-    the claim's ``D(∇f)(X)[K_i]`` with :func:`hvp`'s, entry by entry (each within rtol of
-    itself, or within 100 times the numeric noise measured by the linearity defect
-    ``hvp[K + R] - hvp[K] - hvp[R]``, plus 256 eps of the largest). A bilinear form is
-    compared through the numbers ``D²f(X)[K_i, K_j] = <K_j, hvp[K_i]>``. When the numbers
-    cannot decide (not finite, noise above the tolerance, the gradient not
-    differentiable at X, central differences unreliable) the verdict is "undecided".
+    the claim's ``D(∇f)(X)[K_i]`` with :func:`hvp`'s, entry by entry on its own scale
+    (each within rtol of itself, or within 100 times the numeric noise of that entry,
+    measured by the linearity defect ``hvp[K + R] - hvp[K] - hvp[R]`` and the estimated
+    error, plus 256 eps of the entry). A bilinear form is compared through the numbers
+    ``D²f(X)[K_i, K_j] = <K_j, hvp[K_i]>``. The contract is :func:`mdcalc.check_derivative`'s:
+    "correct" only where that tolerance is at most 1e-2 of the second derivative in every
+    entry (a zero, halved or negated claim would have been "wrong"); a difference within
+    the rounding of the largest entries, in an entry far smaller, is neither. When the
+    numbers cannot decide (not finite, noise not small beside the second derivative, the
+    gradient not differentiable at X, central differences unreliable) the verdict is
+    "undecided", with the reason.
 
     Accuracy: the numeric side is :func:`hvp`'s (about 1e-10 of the scale for the complex
     step, 1e-7 for central differences), so with the default rtol a claim off by more
