@@ -565,7 +565,8 @@ class _Context:
             with np.errstate(all="ignore"):
                 diff = np.abs(got - want)
                 tol = rtol * np.abs(want) + self.noise_tol
-                beyond = (diff > tol) & ~((diff <= tol + self.band) & (diff <= BAND_RTOL * np.abs(want)))
+                within_band = (diff <= tol + self.band) & (diff <= BAND_RTOL * np.abs(want))
+                beyond = (diff > tol) & ~within_band
                 definite = beyond & (diff > tol + self.band) & (diff > self.guard)
                 ratio = np.where(diff == 0, 0.0, diff / np.maximum(tol, 1e-300))
             if np.any(definite):
@@ -713,7 +714,8 @@ class _Context:
             failed, unclear = self.compare(values)
         if failed is not None:
             mistake, why = diagnose()
-            message = f"wrong: the {noun} does not match the {what} (largest relative error {error:.2g})."
+            message = (f"wrong: the {noun} does not match the {what} (largest relative error "
+                       f"{error:.2g}).")
             if error <= self.rtol:  # wrong in entries small beside others: say which
                 message = (
                     f"wrong: the {noun} does not match the {what} (largest relative error "
@@ -724,7 +726,7 @@ class _Context:
             unclear, guarded = unclear
             return self.undecided(
                 f"the {noun} differs from the numeric {what} beyond its tolerance ({unclear}), "
-                + (f"but by no more than central differences can confirm the complex step "
+                + ("but by no more than central differences can confirm the complex step "
                    "here (f's value is large beside its derivative), which could explain "
                    "it. If f is complex-analytic (no abs, conj, real, max or comparisons), "
                    "pass method='complex-step' to rely on the complex step."
@@ -959,7 +961,8 @@ def _symmetric_directions_fit(context: _Context, claimed: Any, form: str) -> boo
         G = _as_claim_array(claimed)
         got = [np.asarray(np.sum(G * K)) for K in directions]
     else:
-        got = [_as_claim_array(claimed(K.copy()), "the claimed linear map's value") for K in directions]
+        got = [_as_claim_array(claimed(K.copy()), "the claimed linear map's value")
+               for K in directions]
     with np.errstate(all="ignore"):
         want = [np.asarray(context.along(K)) for K in directions]
     tol = max(context.rtol, 1e-6)

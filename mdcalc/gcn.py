@@ -54,7 +54,7 @@ def _square_adjacency(A: Any) -> Any:
     if len(A.shape) != 2 or A.shape[0] != A.shape[1]:
         raise ValueError(f"A must be a square adjacency matrix, got shape {A.shape}")
     dtype = np.dtype(A.dtype)
-    if dtype == bool or not np.issubdtype(dtype, np.number):
+    if dtype.kind == "b" or not np.issubdtype(dtype, np.number):
         raise TypeError(f"A must hold real numbers (edge weights), got dtype {dtype}")
     if np.issubdtype(dtype, np.complexfloating):
         raise TypeError(

@@ -172,7 +172,8 @@ def test_a_complex_step_that_underflows_is_named_not_called_non_analytic():
         jacobian(tiny, X, method="complex-step")
     assert "not complex-analytic" not in str(info.value)
     J = jacobian(tiny, X)  # auto: central differences
-    closed = 1e-300 * (np.einsum("ij,kl->iljk", np.eye(2), X) + np.einsum("ij,kl->iljk", X, np.eye(2)))
+    eye = np.eye(2)
+    closed = 1e-300 * (np.einsum("ij,kl->iljk", eye, X) + np.einsum("ij,kl->iljk", X, eye))
     assert J.method == "central" and np.allclose(J, closed, rtol=1e-8, atol=1e-310)
 
 
