@@ -12,5 +12,5 @@ c = get_config()  # noqa: F821 (traitlets defines it in config files)
 
 # JupyterLab's own defaults, and the book's extensions.
 c.ContentsManager.hide_globs = ["__pycache__", "*.pyc", "*.pyo", ".DS_Store", "*~", "_ext"]
-c.LabApp.news_url = None
+c.LabApp.news_url = ""
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
