@@ -17,6 +17,22 @@ document.addEventListener("click", (event) => {
   }
 });
 
+/* A folded box (a solution on the web) opens when its title is clicked, anywhere in it.
+   sphinx-togglebutton 0.4 looks for its button from the element clicked, and finds none when
+   that is inside the title (its math, or what was a link): the click did nothing but throw.
+   Such a click is handed to the title itself. */
+document.addEventListener(
+  "click",
+  (event) => {
+    const title = event.target.closest(".admonition.toggle > .admonition-title");
+    if (!title || event.target === title || event.target.closest(".toggle-button")) return;
+    event.preventDefault();
+    event.stopPropagation();
+    title.click();
+  },
+  true,
+);
+
 /* Wide equations and figures scroll sideways (course.css). Each scrolling box goes inside a
    .scroll-hint that says which sides have more behind them ("left", "right", both or none),
    kept up to date as the reader scrolls or the window changes; a figure first gets a box of

@@ -143,7 +143,7 @@ def _say_where_the_solutions_are(doctree: nodes.document, first_solution: nodes.
         return
     exercise = next(doctree.findall(_has_class("exercise")), None)
     anchor = exercise if exercise is not None else first_solution
-    paragraph = nodes.paragraph(note, note, classes=["solutions-note"])
+    paragraph = nodes.paragraph(note, note, classes=["edition-note"])
     anchor.parent.insert(anchor.parent.index(anchor), paragraph)
 
 
@@ -155,7 +155,7 @@ def _title_opens_the_solution(solution: nodes.Element) -> None:
     if title is None:
         return
     for reference in list(title.findall(nodes.reference)):
-        reference.replace_self(nodes.inline("", "", *reference.children))
+        reference.replace_self(reference.children)
 
 
 def _edition_settings(app: Sphinx, config: Any) -> None:
