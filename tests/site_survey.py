@@ -115,6 +115,19 @@ def check_link(link: str, cache: dict[str, str]) -> str:
     return ""
 
 
+class Laps:
+    """A stopwatch: ``lap(step)`` records the seconds since the previous lap."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        now = time.perf_counter()
+        self.seconds[step] = round(now - self._last, 3)
+        self._last = now
+
+
 LICENCE_LINKS = """() => Array.from(document.querySelectorAll('footer p.licence a'),
     a => a.href)"""
 
@@ -137,15 +150,7 @@ def survey(browser, site: Path, server: str, size: tuple[int, int], screenshots:
     for path in book_pages(site, only):
         rel = path.relative_to(site).as_posix()
         visit = PageVisit(browser, ("http", "127.0.0.1"), viewport=size)
-        seconds: dict[str, float] = {}
-        clock = time.perf_counter()
-
-        def lap(step: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            seconds[step] = round(now - clock, 3)
-            clock = now
-
+        lap = Laps()
         try:
             visit.open(f"{server}/{rel}")
             page = visit.page
@@ -188,7 +193,7 @@ def survey(browser, site: Path, server: str, size: tuple[int, int], screenshots:
                 bad_links=bad_links, scroll_problems=scroll_problems,
                 overflowing=overflowing, shrunk_figures=page.evaluate(SHRUNK_FIGURES),
                 alt_texts=page.evaluate(ALT_TEXTS), axe_violations=violations,
-                seconds=seconds)
+                seconds=lap.seconds)
             lap("scroll and figures")
             pages.append(report)
         finally:

@@ -274,8 +274,8 @@ def test_a_folded_solution_opens_from_its_whole_title() -> None:
     title links to its exercise."""
     for rel in pages_with_solutions():
         web = (build_book("web") / rel).read_text(encoding="utf-8")
-        titles = re.findall(r'<div class="solution dropdown[^"]*"[^>]*>\s*<p class="admonition-title">'
-                            r'(.*?)</p>', web, flags=re.S)
+        titles = re.findall(r'<div class="solution dropdown[^"]*"[^>]*>\s*'
+                            r'<p class="admonition-title">(.*?)</p>', web, flags=re.S)
         assert titles and all("<a " not in title for title in titles), (rel, titles[:2])
         assert all("Exercise" in title for title in titles), (rel, titles[:2])
     instructor = (build_book("instructor") / EXERCISE_PAGE).read_text(encoding="utf-8")

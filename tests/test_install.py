@@ -103,7 +103,7 @@ def test_the_readme_installs_mdcalc_from_a_clone_and_its_examples_run(tmp_path: 
     folder = URL.rsplit("/", 1)[1]
     assert commands == [f"git clone {URL}", f"pip install ./{folder}",
                         f'pip install "mdcalc @ git+{URL}"'], commands
-    source = clone(tmp_path / folder)
+    clone(tmp_path / folder)
     venv = tmp_path / "venv"
     checked(run(sys.executable, "-m", "venv", "--without-pip", venv))
     python = venv / "bin/python"
