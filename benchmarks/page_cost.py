@@ -39,6 +39,7 @@ from common import machine_basics, markdown_table, save  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMINGS = ROOT / "_build" / "tests" / "page-timings.json"
+LOG = ROOT / "_build" / "tests" / "page-cost-pytest.log"
 TESTS = ["tests/test_site.py", "tests/test_accessibility.py"]
 DURATION = re.compile(r"^\s*(?P<seconds>[0-9.]+)s (?P<phase>setup|call|teardown)\s+(?P<id>\S.*)$")
 
@@ -101,6 +102,8 @@ def main() -> None:
                    *TESTS, *notebooks]
         print("#", " ".join(command[2:]), flush=True)
         log = subprocess.run(command, cwd=ROOT, capture_output=True, text=True).stdout
+        LOG.write_text(log)
+        print(f"# pytest's output: {LOG} (--log reads it again)")
     items = durations(log)
     if not TIMINGS.is_file():
         sys.exit(f"{TIMINGS} is missing: the per-page tests did not run")
@@ -117,6 +120,11 @@ def main() -> None:
     info = machine_basics()
     print(f"# {info['date']}; {info['nproc']} cores, {info['cpu']}")
     print(text)
+    steps = sorted({step for pages in timings.values() for s in pages.values() for step in s})
+    print("\nWhere a visit's time goes (all pages, seconds):\n")
+    print(markdown_table(["visit"] + steps, [
+        [survey] + [f"{sum(s.get(step, 0.0) for s in pages.values()):.1f}" for step in steps]
+        for survey, pages in sorted(timings.items())]))
     print(f"\nA chapter costs about {chapter:.1f} s of work (mean over the notebooks); "
           f"the builds of the editions and the one-off browser tests {builds_and_rest:.1f} s"
           + (f"; the handouts and the PDF {handout:.1f} s" if handout else "") + ".")

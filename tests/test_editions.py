@@ -292,9 +292,12 @@ def test_each_edition_says_only_what_is_true_of_it(edition: str) -> None:
 
 
 @requires_chromium
-def test_student_search_works(browser) -> None:
-    """The student edition's search index, rewritten without the solutions' words, loads."""
-    with serve(build_book("student")) as url:
+@pytest.mark.parametrize("edition", ["web", "student", "instructor"])
+def test_search_works(browser, edition: str) -> None:
+    """The search page of each edition finds the chapters (the student edition's index,
+    rewritten without the solutions' words, loads too), with nothing failing or logged as an
+    error: the one page of an edition that the survey of tests/site_survey.py leaves out."""
+    with serve(build_book(edition)) as url:
         visit = PageVisit(browser, ("http", "127.0.0.1"))
         try:
             visit.page.goto(f"{url}/search.html?q=kronecker", wait_until="load")
