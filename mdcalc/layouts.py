@@ -507,7 +507,12 @@ def _node_value(expr: Any, subs: Mapping[Any, Any], cache: dict[Any, Any]) -> An
             out = np.kron(out, f)
         return out
     if isinstance(expr, MatrixElement):
-        return ev(expr.parent)[size(expr.i), size(expr.j)]
+        parent, i, j = ev(expr.parent), size(expr.i), size(expr.j)
+        if i >= parent.shape[0] or j >= parent.shape[1]:
+            raise ValueError(
+                f"the entry [{i}, {j}] of {expr.parent} is outside its shape {parent.shape}"
+            )
+        return parent[i, j]
     if isinstance(expr, ElementwiseApplyFunction):
         return _elementwise(expr.function)(ev(expr.expr))
     if isinstance(expr, sp.Pow):
