@@ -24,7 +24,15 @@ from mdcalc.derivation.maps import (
     _Tr,
     _Var,
 )
-from mdcalc.derivation.nodes import Commutation, DiagVec, UnitVector, Unvec, Vec, _factor
+from mdcalc.derivation.nodes import (
+    Commutation,
+    DiagVec,
+    Entry,
+    UnitVector,
+    Unvec,
+    Vec,
+    _factor,
+)
 
 
 def _to_sympy(node: Any, dX: Any, names: dict[Any, Any], printer: _Printer | None) -> Any:
@@ -57,7 +65,7 @@ def _to_sympy(node: Any, dX: Any, names: dict[Any, Any], printer: _Printer | Non
             return _mm(n.c, go(n.inner))
         if isinstance(n, _Tr):
             if n.entry:
-                return MatrixElement(go(n.inner), 0, 0)
+                return Entry(go(n.inner), 0, 0)
             entry = _as_entry(n.inner)
             if entry is not None:
                 L, inner, R, i, j = entry

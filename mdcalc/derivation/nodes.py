@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import sympy as sp  # type: ignore[import-untyped]
+from sympy.matrices.expressions.matexpr import MatrixElement  # type: ignore[import-untyped]
 
 from mdcalc._validation import check_size
 from mdcalc.layouts import commutation_matrix
@@ -226,4 +227,31 @@ def _kinks_guarded(expr: Any) -> Any:
     :class:`Step`, which refuse to be evaluated where there is no derivative."""
     return expr.replace(sp.sign, Sgn).replace(
         lambda e: isinstance(e, sp.Heaviside), lambda e: Step(e.args[0])
+    )
+
+
+class Entry(MatrixElement):  # type: ignore[misc]
+    """``M[i, j]`` kept whole: sympy's ``MatrixElement`` multiplies a product out into sums
+    over its entries whenever ``doit`` runs (a transpose runs it), which is slow and
+    unreadable. derive's rules see an Entry as the MatrixElement it is."""
+
+    def doit(self, **hints: Any) -> Entry:
+        return self
+
+    @property
+    def precedence(self) -> int:
+        # printed as its 1 x 1 product (see latex._Printer), it binds like one
+        from sympy.printing.precedence import PRECEDENCE  # type: ignore[import-untyped]
+
+        one = self.parent.rows == 1 and self.parent.cols == 1
+        return int(PRECEDENCE["Mul"] if one else PRECEDENCE["Atom"])
+
+
+def _keep_entries(expr: Any) -> Any:
+    """``expr`` with the entries of matrix expressions (not of symbols) as :class:`Entry`."""
+    if not expr.has(MatrixElement):
+        return expr
+    return expr.replace(
+        lambda e: type(e) is MatrixElement and not isinstance(e.parent, sp.MatrixSymbol),
+        lambda e: Entry(*e.args),
     )

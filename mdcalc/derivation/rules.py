@@ -29,7 +29,7 @@ from mdcalc.derivation.maps import (
     _Var,
     _zero,
 )
-from mdcalc.derivation.nodes import UnitVector, _kinks_guarded
+from mdcalc.derivation.nodes import UnitVector, _keep_entries, _kinks_guarded
 
 
 @dataclass
@@ -42,7 +42,7 @@ class _Context:
             return _Var(tuple(self.X.shape))
         if not _depends(expr, self.X):
             return _zero(_shape_of(expr))
-        return _Pending(expr)
+        return _Pending(_keep_entries(expr))
 
 
 def _depends(expr: Any, X: Any) -> bool:

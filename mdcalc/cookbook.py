@@ -1,0 +1,1106 @@
+"""The Matrix Cookbook's derivative identities, derived by :func:`mdcalc.derive` and checked.
+
+The identities of chapter 2 (sections 2 to 2.8) of K. B. Petersen and M. S. Pedersen, *The
+Matrix Cookbook*, version of November 15, 2012, are data here, keyed by equation number: the
+formula as printed (misprints included), the function stated as a sympy matrix expression
+where one can state it, and each printed right-hand side as a numeric function. Nothing on
+the book's page about them is typed by hand: :func:`check` derives each function, checks
+every form of the derivation and every printed right-hand side against the numeric
+derivative (:func:`mdcalc.check_derivative`), at non-square sizes wherever the identity
+allows, and computes the verdict; :func:`render` writes an entry's part of the page.
+
+Verdicts:
+
+- ``"correct"``: every printed form passes, under the conditions the Cookbook states;
+- ``"assumption"``: the printed form needs an assumption the Cookbook leaves unstated: it
+  passes with it and fails (or the function is not real) without it;
+- ``"erratum"``: the printed form fails; a corrected form passes;
+- ``"not checked"``: a definition, or an identity sympy's matrix expressions do not state
+  (eigenvalues, complex values, structured matrices, chain rules for any function).
+
+Examples
+--------
+>>> from mdcalc import cookbook
+>>> len(cookbook.ENTRIES)
+116
+>>> outcome = cookbook.check(cookbook.entry("57"))
+>>> outcome.verdict
+'correct'
+>>> [r.verdict for _, _, r in outcome.claims]
+['correct', 'correct', 'correct', 'correct']
+>>> cookbook.check(cookbook.entry("92")).verdict
+'erratum'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import sympy as sp  # type: ignore[import-untyped]
+from sympy.matrices.expressions.matexpr import MatrixElement  # type: ignore[import-untyped]
+
+from mdcalc.check import CheckResult, check_derivative
+from mdcalc.derivation import Derivation, DerivationCheck, derive, to_latex
+from mdcalc.numeric import jacobian
+
+inv, det, tr = np.linalg.inv, np.linalg.det, np.trace
+mpow = np.linalg.matrix_power
+
+__all__ = [
+    "Case", "Claim", "Entry", "Outcome", "ENTRIES", "SECTIONS", "VERDICTS", "check",
+    "check_all", "entry", "render", "table", "counts",
+]
+
+VERDICTS = ("correct", "assumption", "erratum", "not checked")
+
+SECTIONS = {
+    "2": "Basic rules",
+    "2.1": "Derivatives of a determinant",
+    "2.2": "Derivatives of an inverse",
+    "2.3": "Derivatives of eigenvalues",
+    "2.4": "Derivatives of matrices, vectors and scalar forms",
+    "2.5": "Derivatives of traces",
+    "2.6": "Derivatives of vector norms",
+    "2.7": "Derivatives of matrix norms",
+    "2.8": "Derivatives of structured matrices",
+}
+
+# Why an identity is not stated in sympy, by kind, and where the book takes it up.
+REASONS = {
+    "definition": "a definition (of a layout or a function), not an identity: nothing to check",
+    "general": "a rule for any function (a chain rule): not one expression",
+    "eigenvalues": "eigenvalues and eigenvectors have no sympy matrix expression",
+    "complex": "complex values and conjugates: derive and the checks work over the reals",
+    "structured": "a structured variable (symmetric, diagonal, Toeplitz): its entries are "
+    "not independent, which a MatrixSymbol's are",
+    "matrix function": "a matrix function (a power series in X, such as sin X) has no sympy "
+    "matrix expression; sympy's applyfunc acts entry by entry",
+}
+LINKS = {
+    "general": "{ref}`chapter-backprop` uses the chain rule of differentials",
+    "structured": "the chapter on structured variables (book/10_structured_variables)",
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """A function to derive and the values to check it at.
+
+    Attributes
+    ----------
+    expr : sympy expression, or a callable returning one (built when first checked)
+    wrt : sympy.MatrixSymbol
+    given : dict
+        Conditions on values, by symbol name: ``"symmetric"``, ``"spd"`` (symmetric
+        positive definite), ``"negative det"``, ``"raw"`` (no shift towards the identity).
+    params : dict
+        Values of scalar symbols and of constants the claims use (``{"k": 3}``).
+    seed : int
+    integers : bool
+        Small integer values (for a counterexample printed on the page).
+    """
+
+    expr: Any
+    wrt: Any
+    given: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    integers: bool = False
+
+    def expression(self) -> Any:
+        return self.expr() if callable(self.expr) else self.expr
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A printed right-hand side as a numeric function of the values ``v`` (a namespace).
+
+    ``form`` is ``"gradient"`` (shaped like X, for a scalar F), ``"tensor"`` (F's shape +
+    X's shape: the Cookbook's dF_kl/dX_ij), ``"jacobian"`` (the vec-Jacobian of a vector
+    F, the Cookbook's [dx/dy]_ij = dx_i/dy_j), ``"differential"`` (``value(v, d)``, with
+    ``d`` the direction of every variable, zero but for the one derived by), ``"relation"``
+    (``value(v, G)`` with G the numeric gradient: an array that must vanish) or ``"zero"``.
+    """
+
+    form: str
+    value: Callable[..., Any]
+    label: str = "printed"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One equation of the Cookbook, as printed, with what is needed to check it."""
+
+    number: str
+    section: str
+    title: str
+    printed: str
+    kind: str = "checked"
+    cases: tuple[Case, ...] = ()
+    claims: tuple[Claim, ...] = ()
+    condition: str = ""
+    outside: Case | None = None
+    assumption: str = ""
+    corrected: Claim | None = None
+    corrected_latex: str = ""
+    counterexample: Case | None = None
+    expected: str = "correct"
+    note: str = ""
+    numeric: Callable[[], Any] | None = None
+
+    @property
+    def label(self) -> str:
+        return "cookbook-" + self.number.replace(" ", "-").replace(".", "-")
+
+
+@dataclass
+class Outcome:
+    """What :func:`check` found for an entry.
+
+    ``derivations`` holds (case, Derivation, DerivationCheck) per case; ``claims`` holds
+    (case index, claim label, CheckResult) for every printed claim in every case;
+    ``outside`` the same without the assumption (an ``"assumption"`` entry), ``corrected``
+    for the corrected form (an ``"erratum"``), and ``counterexample`` the numbers shown.
+    """
+
+    entry: Entry
+    verdict: str
+    derivations: list[tuple[Case, Derivation, DerivationCheck]] = field(default_factory=list)
+    claims: list[tuple[int, str, CheckResult]] = field(default_factory=list)
+    outside: list[tuple[str, Any]] = field(default_factory=list)
+    outside_derivation: tuple[Case, Derivation, DerivationCheck] | None = None
+    corrected: list[tuple[int, CheckResult]] = field(default_factory=list)
+    counterexample: dict[str, Any] | None = None
+
+
+# --------------------------------------------------------------------------------------
+# values and the numeric side
+# --------------------------------------------------------------------------------------
+
+
+def _values(case: Case) -> dict[Any, Any]:
+    """Seeded values for every symbol of the case, meeting its conditions."""
+    rng = np.random.default_rng(case.seed)
+    expr = case.expression()
+    values: dict[Any, Any] = {}
+    for s in sorted(expr.atoms(sp.MatrixSymbol) | {case.wrt}, key=lambda s: s.name):
+        rows, cols = int(s.rows), int(s.cols)
+        kind = case.given.get(s.name, "")
+        if case.integers:
+            R = rng.integers(-2, 3, (rows, cols)).astype(float)
+            while rows == cols and round(det(R)) == 0:  # printed numbers: invertible
+                R = rng.integers(-2, 3, (rows, cols)).astype(float)
+        else:
+            R = rng.standard_normal((rows, cols))
+        if kind == "symmetric":
+            R = R + R.T if case.integers else (R + R.T) / 2
+        elif kind == "spd":
+            R = R @ R.T + rows * np.eye(rows)
+        elif rows == cols > 1 and not case.integers and kind != "raw":
+            R = R + 2.0 * np.eye(rows)  # well away from singular
+        if kind == "negative det" and np.linalg.det(R) > 0:
+            R[0] = -R[0]
+        values[s] = R
+    for s in expr.free_symbols:
+        if isinstance(s, sp.Symbol) and s.name in case.params:
+            values[s] = np.array(float(case.params[s.name]))
+    return values
+
+
+def _namespace(case: Case, values: Mapping[Any, Any]) -> SimpleNamespace:
+    names = {s.name: np.asarray(v, dtype=float) for s, v in values.items()}
+    return SimpleNamespace(**{**dict(case.params), **names})
+
+
+def _claim_result(claim: Claim, case: Case, r: Derivation, values: Mapping[Any, Any]) -> Any:
+    """The check of one printed claim at the case's values (a CheckResult)."""
+    v = _namespace(case, values)
+    f = r.function(values)
+    X = np.asarray(values[case.wrt], dtype=float)
+    if claim.form == "zero":
+        exact = r.note is not None and np.all(jacobian(f, X, method="complex-step") == 0)
+        verdict = "correct" if exact else "wrong"
+        return CheckResult(exact, 0.0 if exact else np.inf, verdict, "zero", None, "exact")
+    if claim.form == "relation":
+        G = jacobian(f, X, method="complex-step").reshape(X.shape)
+        residual = np.asarray(claim.value(v, G))
+        scale = max(float(np.max(np.abs(G))) * float(np.max(np.abs(X))), 1e-300)
+        ok = bool(np.max(np.abs(residual)) <= 1e-10 * scale * X.size)
+        message = "the relation holds" if ok else "the relation fails"
+        return CheckResult(ok, float(np.max(np.abs(residual))) / scale, message, "relation",
+                           None, "complex-step")
+    if claim.form == "differential":
+        zero = {s.name: np.zeros(np.shape(a)) for s, a in values.items() if np.ndim(a) == 2}
+
+        def claimed(K: np.ndarray) -> Any:
+            d = SimpleNamespace(**{**zero, case.wrt.name: K})
+            return claim.value(v, d)
+
+        return check_derivative(f, X, claimed)
+    value = np.asarray(claim.value(v), dtype=float)
+    if claim.form == "gradient":  # of a scalar, or of a 1 x 1 matrix
+        value = value.reshape(np.shape(f(X)) + X.shape)
+    return check_derivative(f, X, value)
+
+
+def _check_forms(r: Derivation, values: Mapping[Any, Any]) -> DerivationCheck:
+    """The forms of r the page shows (the differential, and the gradient or else the
+    vec-Jacobian), each against the numeric derivative (``Derivation.check`` does all four)."""
+    f = r.function(values)
+    X = np.asarray(values[r.wrt], dtype=float)
+    D = r.linear_map(values)
+    results = {"differential": check_derivative(f, X, D)}
+    if r.gradient is not None:
+        G = r.gradient_value(values).reshape(D.out_shape + D.in_shape)
+        results["gradient"] = check_derivative(f, X, G)
+    else:
+        results["vec_jacobian"] = check_derivative(f, X, D.matrix())
+    return DerivationCheck(results)
+
+
+def _not_real(r: Derivation, values: Mapping[Any, Any]) -> bool:
+    try:
+        r.function(values)
+    except ValueError as exc:
+        return "not real" in str(exc)
+    return False
+
+
+# --------------------------------------------------------------------------------------
+# the verdict
+# --------------------------------------------------------------------------------------
+
+
+def check(e: Entry) -> Outcome:
+    """Derive and check an entry, and compute its verdict.
+
+    Every form of every derivation must pass (a failing one is a bug of derive, raised
+    as ``RuntimeError``); the printed claims decide the verdict.
+    """
+    if e.kind not in ("checked", "numeric"):
+        return Outcome(e, "not checked")
+    if e.kind == "numeric":
+        assert e.numeric is not None
+        f, X, claimed = e.numeric()
+        result = check_derivative(f, X, claimed)
+        return Outcome(e, "correct" if result.ok else "wrong", claims=[(0, "printed", result)])
+    out = Outcome(e, "")
+    wrong = False
+    for n, case in enumerate(e.cases):
+        r = derive(case.expression(), case.wrt)
+        values = _values(case)
+        ours = _check_forms(r, values)
+        if not ours:
+            raise RuntimeError(f"derive's own derivation of ({e.number}) failed: {ours!r}")
+        out.derivations.append((case, r, ours))
+        for claim in e.claims:
+            result = _claim_result(claim, case, r, values)
+            out.claims.append((n, claim.label, result))
+            wrong = wrong or result.verdict != "correct"
+    if not wrong:
+        out.verdict = "correct"
+        if e.outside is not None:  # the unstated assumption: without it the claim fails
+            r = derive(e.outside.expression(), e.outside.wrt)
+            values = _values(e.outside)
+            if _not_real(r, values):
+                out.outside.append(("not real", None))
+            else:
+                ours = _check_forms(r, values)
+                if not ours:
+                    raise RuntimeError(f"derive's own derivation of ({e.number}) failed: {ours!r}")
+                out.outside_derivation = (e.outside, r, ours)
+                for claim in e.claims:
+                    out.outside.append((claim.label, _claim_result(claim, e.outside, r, values)))
+            fails = any(x == "not real" or res.verdict == "wrong" for x, res in out.outside)
+            out.verdict = "assumption" if fails else "correct"
+            if fails and e.counterexample is None:
+                out.counterexample = _counterexample(e, e.outside, r, values)
+    elif e.corrected is not None:
+        for n, (case, r, _) in enumerate(out.derivations):
+            out.corrected.append((n, _claim_result(e.corrected, case, r, _values(case))))
+        fixed = all(res.verdict == "correct" for _, res in out.corrected)
+        out.verdict = "erratum" if fixed else "wrong"
+    else:
+        out.verdict = "wrong"
+    if e.counterexample is not None and out.verdict in ("erratum", "assumption"):
+        case = e.counterexample
+        r = derive(case.expression(), case.wrt)
+        out.counterexample = _counterexample(e, case, r, _values(case))
+    return out
+
+
+def _counterexample(e: Entry, case: Case, r: Derivation, values: Mapping[Any, Any]) -> dict:
+    """The numbers of a failure: the inputs, the printed value, the derivative."""
+    v = _namespace(case, values)
+    shown = {s.name: a for s, a in values.items() if np.ndim(a) == 2}
+    if _not_real(r, values):
+        F = np.linalg.det(shown[case.wrt.name]) if case.wrt.rows == case.wrt.cols else None
+        return {"inputs": shown, "not real": True, "det": F}
+    claim = e.claims[0]
+    result = _claim_result(claim, case, r, values)
+    printed = np.asarray(claim.value(v), dtype=float)
+    true = r.gradient_value(values) if claim.form == "gradient" else r.matrix(values)
+    return {"inputs": shown, "printed": printed, "true": true, "result": result}
+
+
+def check_all(entries: Sequence[Entry] | None = None) -> dict[str, Outcome]:
+    """:func:`check` for every entry (by default all of :data:`ENTRIES`), by number."""
+    return {e.number: check(e) for e in (ENTRIES if entries is None else entries)}
+
+
+def counts(outcomes: Mapping[str, Outcome]) -> dict[str, int]:
+    """How many entries: in all, stated in sympy (derived), checked numerically, and per
+    verdict."""
+    values = list(outcomes.values())
+    return {
+        "entries": len(values),
+        "stated": sum(o.entry.kind == "checked" for o in values),
+        "checked": sum(o.entry.kind in ("checked", "numeric") for o in values),
+        **{v: sum(o.verdict == v for o in values) for v in VERDICTS},
+        "stated condition": sum(
+            bool(o.entry.condition) and o.verdict == "correct" for o in values
+        ),
+    }
+
+
+def entry(number: str) -> Entry:
+    """The entry of an equation number (``"57"``, ``"after 32"``)."""
+    for e in ENTRIES:
+        if e.number == number:
+            return e
+    raise KeyError(f"the Cookbook's chapter 2 has no equation {number!r}")
+
+
+# --------------------------------------------------------------------------------------
+# the page
+# --------------------------------------------------------------------------------------
+
+_VERDICT_WORDS = {
+    "correct": "correct",
+    "assumption": "needs an unstated assumption",
+    "erratum": "erratum",
+    "not checked": "not checked",
+    "wrong": "wrong (no corrected form given)",
+}
+
+
+def _size_words(values: Mapping[Any, Any]) -> str:
+    parts = [
+        f"${to_latex(s)}$ (${a.shape[0]} \\times {a.shape[1]}$)"
+        for s, a in sorted(values.items(), key=lambda kv: str(kv[0]))
+        if np.ndim(a) == 2
+    ]
+    return ", ".join(parts)
+
+
+def _bmatrix(a: np.ndarray) -> str:
+    a = np.atleast_2d(a)
+    rows = [" & ".join(_number(x) for x in row) for row in a]
+    return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
+
+
+def _number(x: float) -> str:
+    if float(x).is_integer():
+        return str(int(x))
+    return f"{x:.4g}"
+
+
+def _forms(r: Derivation) -> str:
+    X = to_latex(r.wrt)
+    dF = to_latex(r.differential, {r.dX: rf"\mathrm{{d}}{X}"})
+    lines = [rf"\mathrm{{d}}F &= {dF}"]
+    if r.gradient is not None:
+        lines.append(rf"\nabla_{{{X}}} F &= {to_latex(r.gradient)}")
+    else:
+        vecJ = to_latex(r.vec_jacobian)
+        lines.append(
+            rf"\frac{{\partial \operatorname{{vec}} F}}{{\partial \operatorname{{vec}} {X}}}"
+            rf" &= {vecJ}"
+        )
+    return "$$\n\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}\n$$"
+
+
+def render(outcome: Outcome) -> str:
+    """The entry's part of the page, in MyST Markdown: anchor, heading, the formula as
+    printed, the verdict with its sizes, derive's result and its steps (folded), and, for
+    an erratum or a missing assumption, the corrected form and the numbers that fail.
+
+    Examples
+    --------
+    >>> from mdcalc import cookbook
+    >>> text = cookbook.render(cookbook.check(cookbook.entry("99")))
+    >>> print(text.splitlines()[0])
+    (cookbook-99)=
+    >>> print(text.splitlines()[1])
+    ### Cookbook 99: tr X
+    """
+    e = outcome.entry
+    number = e.number if e.number[0].isdigit() else f"({e.number})"
+    lines = [f"({e.label})=", f"### Cookbook {number}: {e.title}", ""]
+    lines += ["Printed:", "", f"$$\n{e.printed}\n$$", ""]
+    if e.kind not in ("checked", "numeric"):
+        reason = REASONS[e.kind]
+        link = LINKS.get(e.kind)
+        lines.append(f"**Not checked**: {reason}." + (f" See {link}." if link else ""))
+        if e.note:
+            lines += ["", e.note]
+        return "\n".join(lines) + "\n"
+    verdict = f"**Verdict: {_VERDICT_WORDS[outcome.verdict]}**"
+    if e.kind == "numeric":
+        lines.append(f"{verdict}, checked numerically ({e.note}).")
+        return "\n".join(lines) + "\n"
+    sizes = "; ".join(_size_words(_values(case)) for case, _, _ in outcome.derivations)
+    stated = f" (the Cookbook states: {e.condition})" if e.condition else ""
+    lines.append(f"{verdict}{stated}. Checked at {sizes}.")
+    if e.note:
+        lines += ["", e.note]
+    if outcome.verdict == "assumption":
+        lines += ["", f"The assumption: {e.assumption}."]
+    if outcome.verdict == "erratum":
+        lines += ["", "Corrected:", "", f"$$\n{e.corrected_latex}\n$$"]
+    if outcome.counterexample is not None:
+        lines += ["", _render_counterexample(outcome.counterexample, e)]
+    shown = [(case, r, "") for case, r, _ in outcome.derivations]
+    if outcome.verdict == "assumption" and outcome.outside_derivation is not None:
+        case, r, _ = outcome.outside_derivation
+        shown.append((case, r, f", without the assumption ({_size_words(_values(case))})"))
+    for case, r, without in shown:
+        by = to_latex(case.wrt)
+        lines += ["", f"`derive` by ${by}${without}:", "", _forms(r), ""]
+        lines += [
+            f":::{{admonition}} Steps of `derive` for ({e.number}), by ${by}${without}",
+            ":class: dropdown",
+            "",
+            f"$$\n{r.steps_latex()}\n$$",
+            ":::",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _render_counterexample(c: dict[str, Any], e: Entry) -> str:
+    inputs = ", ".join(f"{name} = {_bmatrix(a)}" for name, a in sorted(c["inputs"].items()))
+    if c.get("not real"):
+        return (
+            f"Without it: at ${inputs}$, $\\det X = {_number(c['det'])}$ and the function is "
+            "not real."
+        )
+    what = "the gradient" if e.claims[0].form == "gradient" else "the vec-Jacobian"
+    return (
+        f"Counterexample: at ${inputs}$ the printed form gives "
+        f"${_bmatrix(c['printed'])}$, but {what} is ${_bmatrix(c['true'])}$ "
+        f"(`check_derivative`: {c['result'].verdict})."
+    )
+
+
+def table(outcomes: Mapping[str, Outcome]) -> str:
+    """The overview: every entry with its verdict, linked to its place on the page."""
+    rows = ["| equation | section | what | verdict |", "|---|---|---|---|"]
+    for o in outcomes.values():
+        e = o.entry
+        words = _VERDICT_WORDS[o.verdict]
+        if o.verdict == "not checked":
+            words += f" ({e.kind})"
+        elif e.condition and o.verdict == "correct":
+            words += " (stated condition)"
+        rows.append(f"| {{ref}}`({e.number}) <{e.label}>` | {e.section} | {e.title} | {words} |")
+    return "\n".join(rows)
+
+
+# --------------------------------------------------------------------------------------
+# the entries
+# --------------------------------------------------------------------------------------
+
+
+
+def S(name: str, rows: int, cols: int = 1) -> Any:
+    """A MatrixSymbol (a vector when cols is 1)."""
+    return sp.MatrixSymbol(name, rows, cols)
+
+
+def _entry_of(M: Any) -> Any:
+    """M[0, 0] of a 1 x 1 matrix expression, kept whole (sympy would expand M[0, 0])."""
+    return MatrixElement(M, 0, 0)
+
+
+def _adjugate(M: np.ndarray) -> np.ndarray:
+    """The adjugate by cofactors (defined for singular M too)."""
+    n = M.shape[0]
+    C = np.empty_like(M)
+    for i in range(n):
+        for j in range(n):
+            minor = np.delete(np.delete(M, i, axis=0), j, axis=1)
+            C[i, j] = (-1) ** (i + j) * (det(minor) if n > 1 else 1.0)
+    return C.T
+
+
+def _J(shape: tuple[int, int], i: int, j: int) -> np.ndarray:
+    """The single-entry matrix J^{ij}."""
+    out = np.zeros(shape)
+    out[i, j] = 1.0
+    return out
+
+
+def G(value: Callable[..., Any], label: str = "printed") -> Claim:
+    return Claim("gradient", value, label)
+
+
+def D(value: Callable[..., Any], label: str = "printed") -> Claim:
+    return Claim("differential", value, label)
+
+
+def T(value: Callable[..., Any], label: str = "printed") -> Claim:
+    return Claim("tensor", value, label)
+
+
+def Jac(value: Callable[..., Any], label: str = "printed") -> Claim:
+    return Claim("jacobian", value, label)
+
+
+def _sinm_case() -> tuple[Any, np.ndarray, np.ndarray]:
+    from scipy.linalg import cosm, sinm  # type: ignore[import-untyped]
+
+    X = np.random.default_rng(128).standard_normal((3, 3))
+    return (lambda V: np.trace(sinm(V))), X, cosm(X).T
+
+
+def _not(number: str, section: str, title: str, kind: str, note: str = "") -> Entry:
+    return Entry(number, section, title, PRINTED[number], kind=kind, expected="not checked",
+                 note=note)
+
+
+def _entries() -> list[Entry]:
+    X23, X33, Y32, Y23 = S("X", 2, 3), S("X", 3, 3), S("Y", 3, 2), S("Y", 2, 3)
+    X34, A, B, C = S("X", 3, 4), S("A", 3, 3), S("B", 3, 3), S("C", 3, 3)
+    x3, a3, b3 = S("x", 3), S("a", 3), S("b", 3)
+    alpha = sp.Symbol("alpha")
+    n3 = 3  # the power n (or k) where the Cookbook leaves it general
+
+    def rule(number: str, title: str, *cases: Case, claim: Claim, **kw: Any) -> Entry:
+        return Entry(number, "2", title, PRINTED[number], cases=cases, claims=(claim,), **kw)
+
+    def E(number: str, section: str, title: str, *cases: Case, claims: Sequence[Claim],
+          **kw: Any) -> Entry:
+        return Entry(number, section, title, PRINTED[number], cases=cases,
+                     claims=tuple(claims), **kw)
+
+    out = [
+        rule("32", "an entry by an entry", Case(X23[1, 2], X23),
+             claim=G(lambda v: _J((2, 3), 1, 2)),
+             note="Checked for the entry $X_{12}$ (counting from 0): its gradient is the "
+             "single-entry matrix $J^{12}$, the Cookbook's $\\delta_{ik}\\delta_{lj}$."),
+        _not("after 32", "2", "the layout of vector derivatives", "definition",
+             "The book's convention agrees: output index first ({ref}`chapter-conventions`)."),
+        rule("33", "a constant", Case(S("A", 2, 3), X23), claim=Claim("zero", lambda v: 0)),
+        rule("34", "a scalar multiple", Case(alpha * X23, X23, params={"alpha": 1.5}),
+             claim=D(lambda v, d: v.alpha * d.X)),
+        rule("35", "a sum", Case(X23 + Y23, X23), Case(X23 + Y23, Y23),
+             claim=D(lambda v, d: d.X + d.Y)),
+        rule("36", "a trace", Case(sp.Trace(X33), X33), claim=D(lambda v, d: tr(d.X))),
+        rule("37", "a product", Case(X23 * S("Y", 3, 4), X23), Case(X23 * S("Y", 3, 4),
+             S("Y", 3, 4)), claim=D(lambda v, d: d.X @ v.Y + v.X @ d.Y)),
+        rule("38", "a Hadamard product", Case(sp.HadamardProduct(X23, Y23), X23),
+             Case(sp.HadamardProduct(X23, Y23), Y23), claim=D(lambda v, d: d.X * v.Y + v.X * d.Y)),
+        rule("39", "a Kronecker product", Case(sp.KroneckerProduct(X23, Y32), X23),
+             Case(sp.KroneckerProduct(X23, Y32), Y32),
+             claim=D(lambda v, d: np.kron(d.X, v.Y) + np.kron(v.X, d.Y))),
+        rule("40", "an inverse", Case(X33.I, X33),
+             claim=D(lambda v, d: -inv(v.X) @ d.X @ inv(v.X))),
+        rule("41", "a determinant, through the adjugate", Case(sp.det(X33), X33),
+             claim=D(lambda v, d: tr(_adjugate(v.X) @ d.X))),
+        rule("42", "a determinant (Jacobi's formula)", Case(sp.det(X33), X33),
+             claim=D(lambda v, d: det(v.X) * tr(inv(v.X) @ d.X))),
+        rule("43", "a log-determinant", Case(sp.log(sp.det(X33)), X33),
+             claim=D(lambda v, d: tr(inv(v.X) @ d.X)),
+             outside=Case(sp.log(sp.det(X33)), X33, given={"X": "negative det"}),
+             counterexample=Case(sp.log(sp.det(S("X", 2, 2))), S("X", 2, 2), seed=4,
+                                 integers=True),
+             assumption="$\\det X > 0$, so that $\\ln \\det X$ is real; (57) holds for "
+             "either sign", expected="assumption"),
+        rule("44", "a transpose", Case(X23.T, X23), claim=D(lambda v, d: d.X.T)),
+        _not("45", "2", "a conjugate transpose", "complex",
+             "For real $X$ it is (44)."),
+        _not("46", "2.1", "a determinant by a scalar", "general",
+             "With $Y = X$ it is (42), checked above."),
+        E("47", "2.1", r"$\det X$ against $X$, entry by entry", Case(sp.det(X33), X33),
+          claims=[Claim("relation", lambda v, G: G @ v.X.T - det(v.X) * np.eye(3))]),
+        _not("48", "2.1", "the second derivative of a determinant by a scalar", "general"),
+        E("49", "2.1", r"$\det X$", Case(sp.det(X33), X33),
+          claims=[G(lambda v: det(v.X) * inv(v.X).T)]),
+        E("50", "2.1", r"$\det X$ against $X$, entry by entry (again)", Case(sp.det(X33), X33),
+          claims=[Claim("relation", lambda v, G: G @ v.X.T - det(v.X) * np.eye(3))],
+          note="The same as (47)."),
+        E("51", "2.1", r"$\det(A X B)$", Case(sp.det(A * X33 * B), X33),
+          claims=[G(lambda v: det(v.A @ v.X @ v.B) * inv(v.X).T, "first form"),
+                  G(lambda v: det(v.A @ v.X @ v.B) * inv(v.X.T), "second form")],
+          outside=Case(sp.det(S("A", 2, 3) * X33 * S("B", 3, 2)), X33),
+          counterexample=Case(sp.det(S("A", 1, 2) * S("X", 2, 2) * S("B", 2, 1)),
+                              S("X", 2, 2), seed=0, integers=True),
+          assumption="$A$ and $B$ square (and invertible): for $A$ $p \\times n$ and $B$ "
+          "$n \\times p$ with $p < n$, $AXB$ is square but the gradient is "
+          "$\\det(AXB)\\, A^\\top (AXB)^{-\\top} B^\\top$ (derive's, below)",
+          expected="assumption"),
+        E("52", "2.1", r"$\det(X^\top A X)$, $X$ square", Case(sp.det(X33.T * A * X33), X33),
+          claims=[G(lambda v: 2 * det(v.X.T @ v.A @ v.X) * inv(v.X).T)],
+          condition="$X$ square and invertible"),
+        E("53", "2.1", r"$\det(X^\top A X)$, $A$ symmetric",
+          Case(sp.det(S("X", 4, 2).T * S("A", 4, 4) * S("X", 4, 2)), S("X", 4, 2),
+               given={"A": "symmetric"}),
+          claims=[G(lambda v: 2 * det(v.X.T @ v.A @ v.X) * v.A @ v.X
+                    @ inv(v.X.T @ v.A @ v.X))],
+          condition="$X$ not square, $A$ symmetric"),
+        E("54", "2.1", r"$\det(X^\top A X)$, any $A$",
+          Case(sp.det(S("X", 4, 2).T * S("A", 4, 4) * S("X", 4, 2)), S("X", 4, 2)),
+          claims=[G(lambda v: det(v.X.T @ v.A @ v.X) * (
+              v.A @ v.X @ inv(v.X.T @ v.A @ v.X) + v.A.T @ v.X @ inv(v.X.T @ v.A.T @ v.X)))],
+          condition="$X$ not square, $A$ not symmetric"),
+        E("55", "2.1", r"$\ln \det(X^\top X)$",
+          Case(sp.log(sp.det(S("X", 4, 2).T * S("X", 4, 2))), S("X", 4, 2)),
+          claims=[G(lambda v: 2 * np.linalg.pinv(v.X).T)],
+          note="The stray $|$ in the numerator is a misprint of typesetting; the formula "
+          "holds. $X^+$ is computed by `numpy.linalg.pinv` ($X$ has full column rank)."),
+        E("56", "2.1", r"$\ln \det(X^\top X)$ by the pseudo-inverse",
+          Case(lambda: _by_pseudo_inverse(), S("P", 2, 4)),
+          claims=[G(lambda v: -2 * (v.P.T @ inv(v.P @ v.P.T)).T)],
+          note="Stated by the variable $P = X^+$ ($2 \\times 4$, full row rank), with "
+          "$X = P^+ = P^\\top (P P^\\top)^{-1}$ written in sympy."),
+        E("57", "2.1", r"$\ln \lvert \det X \rvert$", Case(sp.log(sp.Abs(sp.det(X33))), X33),
+          Case(sp.log(sp.Abs(sp.det(X33))), X33, given={"X": "negative det"}),
+          claims=[G(lambda v: inv(v.X).T, "first form"), G(lambda v: inv(v.X.T), "second form")],
+          note="Checked at $\\det X > 0$ and at $\\det X < 0$."),
+        E("58", "2.1", r"$\det(X^k)$", Case(sp.det(X33**n3), X33, params={"k": n3}),
+          Case(sp.det(X33**-2), X33, params={"k": -2}),
+          claims=[G(lambda v: v.k * det(mpow(v.X, v.k)) * inv(v.X).T)],
+          note="Checked for $k = 3$ and $k = -2$."),
+        _not("59", "2.2", "an inverse by a scalar", "general",
+             "With $Y = X$ it is (40), checked above."),
+        E("60", "2.2", r"an entry of $X^{-1}$", Case(X33.I, X33),
+          claims=[T(lambda v: -np.einsum("ki,jl->klij", inv(v.X), inv(v.X)))]),
+        E("61", "2.2", r"$a^\top X^{-1} b$", Case(a3.T * X33.I * b3, X33),
+          claims=[G(lambda v: -inv(v.X).T @ v.a @ v.b.T @ inv(v.X).T)]),
+        E("62", "2.2", r"$\det(X^{-1})$", Case(sp.det(X33.I), X33),
+          claims=[G(lambda v: -det(inv(v.X)) * inv(v.X).T)]),
+        E("63", "2.2", r"$\operatorname{tr}(A X^{-1} B)$",
+          Case(sp.Trace(S("A", 2, 3) * X33.I * S("B", 3, 2)), X33),
+          claims=[G(lambda v: -(inv(v.X) @ v.B @ v.A @ inv(v.X)).T)]),
+        E("64", "2.2", r"$\operatorname{tr}((X + A)^{-1})$", Case(sp.Trace((X33 + A).I), X33),
+          claims=[G(lambda v: -(inv(v.X + v.A) @ inv(v.X + v.A)).T)]),
+        _not("after 64", "2.2", "a function of the inverse", "general"),
+        E("65", "2.3", "the sum of the eigenvalues", Case(sp.Trace(X33), X33),
+          claims=[G(lambda v: np.eye(3))],
+          note="Stated through $\\operatorname{tr} X$, the sum of the eigenvalues."),
+        E("66", "2.3", "the product of the eigenvalues", Case(sp.det(X33), X33),
+          claims=[G(lambda v: det(v.X) * inv(v.X).T)],
+          note="Stated through $\\det X$, the product of the eigenvalues."),
+        _not("67", "2.3", "an eigenvalue", "eigenvalues"),
+        _not("68", "2.3", "an eigenvector", "eigenvalues"),
+        E("69", "2.4", r"$x^\top a$", Case(x3.T * a3, x3), Case(a3.T * x3, x3),
+          claims=[G(lambda v: v.a)]),
+        E("70", "2.4", r"$a^\top X b$", Case(a3.T * X34 * S("b", 4), X34),
+          claims=[G(lambda v: v.a @ v.b.T)]),
+        E("71", "2.4", r"$a^\top X^\top b$", Case(S("a", 4).T * X34.T * b3, X34),
+          claims=[G(lambda v: v.b @ v.a.T)]),
+        E("72", "2.4", r"$a^\top X a$", Case(a3.T * X33 * a3, X33), Case(a3.T * X33.T * a3, X33),
+          claims=[G(lambda v: v.a @ v.a.T)]),
+        E("73", "2.4", r"$X$ by an entry", Case(X23, X23),
+          claims=[T(lambda v: np.einsum("ki,lj->klij", np.eye(2), np.eye(3)))]),
+        E("74", "2.4", r"$X A$ by an entry", Case(X23 * S("A", 3, 4), X23),
+          claims=[T(lambda v: np.einsum("im,nj->ijmn", np.eye(2), v.A))]),
+        E("75", "2.4", r"$X^\top A$ by an entry", Case(Y32.T * S("A", 3, 4), Y32),
+          claims=[T(lambda v: np.einsum("in,mj->ijmn", np.eye(2), v.A))],
+          note="Checked with the variable named $Y$ ($3 \\times 2$)."),
+        E("76", "2.4", "the square of the sum of the entries",
+          Case(_entry_of(sp.OneMatrix(1, 2) * X23 * sp.OneMatrix(3, 1)) ** 2, X23),
+          claims=[G(lambda v: 2 * np.sum(v.X) * np.ones((2, 3)))],
+          note="Stated as $(\\mathbf{1}^\\top X \\mathbf{1})^2$."),
+        E("77", "2.4", r"$b^\top X^\top X c$", Case(b3.T * S("X", 4, 3).T * S("X", 4, 3) * S("c", 3),
+                                          S("X", 4, 3)),
+          claims=[G(lambda v: v.X @ (v.b @ v.c.T + v.c @ v.b.T))]),
+        E("78", "2.4", r"$(B x + b)^\top C (D x + d)$",
+          Case((S("B", 3, 4) * S("x", 4) + b3).T * S("C", 3, 2) * (S("D", 2, 4) * S("x", 4)
+               + S("d", 2)), S("x", 4)),
+          claims=[G(lambda v: v.B.T @ v.C @ (v.D @ v.x + v.d) + v.D.T @ v.C.T @ (v.B @ v.x
+                                                                                 + v.b))]),
+        E("79", "2.4", r"$X^\top B X$ entry by entry", Case(Y32.T * B * Y32, Y32),
+          claims=[T(lambda v: np.einsum("lj,ki->klij", np.eye(2), v.Y.T @ v.B)
+                    + np.einsum("kj,il->klij", np.eye(2), v.B @ v.Y))],
+          note="Checked with the variable named $Y$ ($3 \\times 2$)."),
+        E("80", "2.4", r"$X^\top B X$ by an entry", Case(Y32.T * B * Y32, Y32),
+          claims=[T(lambda v: _by_entries((3, 2), lambda Jij, Jji: v.Y.T @ v.B @ Jij
+                                          + Jji @ v.B @ v.Y))],
+          note="Checked with the variable named $Y$ ($3 \\times 2$)."),
+        E("81", "2.4", r"$x^\top B x$", Case(x3.T * B * x3, x3),
+          claims=[G(lambda v: (v.B + v.B.T) @ v.x)]),
+        E("82", "2.4", r"$b^\top X^\top D X c$",
+          Case(b3.T * S("X", 4, 3).T * S("D", 4, 4) * S("X", 4, 3) * S("c", 3), S("X", 4, 3)),
+          claims=[G(lambda v: v.D.T @ v.X @ v.b @ v.c.T + v.D @ v.X @ v.c @ v.b.T)]),
+        E("83", "2.4", r"$(X b + c)^\top D (X b + c)$",
+          Case((S("X", 4, 3) * b3 + S("c", 4)).T * S("D", 4, 4) * (S("X", 4, 3) * b3
+               + S("c", 4)), S("X", 4, 3)),
+          claims=[G(lambda v: (v.D + v.D.T) @ (v.X @ v.b + v.c) @ v.b.T)]),
+    ]
+    x4, s3, W4, A43 = S("x", 4), S("s", 3), S("W", 4, 4), S("A", 4, 3)
+    r_As = x4 - A43 * s3
+    sym = {"W": "symmetric"}
+    out += [
+        E("84", "2.4", r"$(x - A s)^\top W (x - A s)$ by $s$", Case(r_As.T * W4 * r_As, s3, given=sym),
+          claims=[G(lambda v: -2 * v.A.T @ v.W @ (v.x - v.A @ v.s))],
+          condition="$W$ symmetric"),
+        E("85", "2.4", r"$(x - s)^\top W (x - s)$ by $x$",
+          Case((x3 - s3).T * S("W", 3, 3) * (x3 - s3), x3, given=sym),
+          claims=[G(lambda v: 2 * v.W @ (v.x - v.s))], condition="$W$ symmetric"),
+        E("86", "2.4", r"$(x - s)^\top W (x - s)$ by $s$",
+          Case((x3 - s3).T * S("W", 3, 3) * (x3 - s3), s3, given=sym),
+          claims=[G(lambda v: -2 * v.W @ (v.x - v.s))], condition="$W$ symmetric"),
+        E("87", "2.4", r"$(x - A s)^\top W (x - A s)$ by $x$", Case(r_As.T * W4 * r_As, x4, given=sym),
+          claims=[G(lambda v: 2 * v.W @ (v.x - v.A @ v.s))], condition="$W$ symmetric"),
+        E("88", "2.4", r"$(x - A s)^\top W (x - A s)$ by $A$", Case(r_As.T * W4 * r_As, A43, given=sym),
+          claims=[G(lambda v: -2 * v.W @ (v.x - v.A @ v.s) @ v.s.T)],
+          condition="$W$ symmetric"),
+        _not("89", "2.4", "a complex least-mean-squares error", "complex"),
+        E("90", "2.4", r"$X^n$ by an entry", Case(X33**n3, X33),
+          claims=[T(lambda v: sum(np.einsum("ki,jl->klij", mpow(v.X, r), mpow(v.X, 2 - r))
+                                  for r in range(3)))],
+          note="Checked for $n = 3$."),
+        E("91", "2.4", r"$a^\top X^n b$", Case(a3.T * X33**n3 * b3, X33),
+          claims=[G(lambda v: sum(mpow(v.X, r).T @ v.a @ v.b.T @ mpow(v.X, 2 - r).T
+                                  for r in range(3)))],
+          note="Checked for $n = 3$."),
+        E("92", "2.4", r"$a^\top (X^n)^\top X^n b$", Case(a3.T * (X33**n3).T * X33**n3 * b3, X33),
+          claims=[G(lambda v: sum(mpow(v.X, 2 - r) @ v.a @ v.b.T @ mpow(v.X, 3).T
+                                  @ mpow(v.X, r) + mpow(v.X, r).T @ mpow(v.X, 3) @ v.a
+                                  @ v.b.T @ mpow(v.X, 2 - r).T for r in range(3)))],
+          corrected=G(lambda v: sum(mpow(v.X, r).T @ mpow(v.X, 3) @ v.b @ v.a.T
+                                    @ mpow(v.X, 2 - r).T + mpow(v.X, r).T @ mpow(v.X, 3)
+                                    @ v.a @ v.b.T @ mpow(v.X, 2 - r).T for r in range(3)),
+                      "corrected"),
+          corrected_latex=r"\frac{\partial}{\partial \mathbf{X}}\mathbf{a}^T(\mathbf{X}^n)^T"
+          r"\mathbf{X}^n\mathbf{b} = \sum_{r=0}^{n-1}\left[(\mathbf{X}^r)^T\mathbf{X}^n"
+          r"\mathbf{b}\mathbf{a}^T(\mathbf{X}^{n-1-r})^T + (\mathbf{X}^r)^T\mathbf{X}^n"
+          r"\mathbf{a}\mathbf{b}^T(\mathbf{X}^{n-1-r})^T\right]",
+          counterexample=Case(S("a", 2).T * (S("X", 2, 2) ** 2).T * S("X", 2, 2) ** 2
+                              * S("b", 2), S("X", 2, 2), seed=10, integers=True,
+                              params={"n": 2}),
+          note="Checked for $n = 3$. The first term of the sum is printed transposed: the "
+          "print has the transpose of the term the derivative has.",
+          expected="erratum"),
+        _not("93", "2.4", r"$s^\top A r$ with $s$ and $r$ functions of $x$", "general"),
+    ]
+    A23, B33 = S("A", 2, 3), S("B", 3, 3)
+    ratio = _entry_of((A23 * x3).T * (A23 * x3)) / _entry_of((B33 * x3).T * (B33 * x3))
+    ratio2 = _entry_of(x3.T * A23.T * A23 * x3) / _entry_of(x3.T * B33.T * B33 * x3)
+    out += [
+        E("94", "2.4", "a ratio of quadratic forms", Case(ratio, x3),
+          claims=[G(lambda v: _gradient_of(ratio2, x3, v), "the second form's gradient")],
+          note="The two forms are one function: derive's gradient of the second passes the "
+          "check against the first."),
+        E("95", "2.4", "a ratio of quadratic forms: the gradient", Case(ratio, x3),
+          claims=[G(lambda v: 2 * v.A.T @ v.A @ v.x / (v.x.T @ v.B @ v.B @ v.x)
+                    - 2 * (v.x.T @ v.A.T @ v.A @ v.x) * v.B.T @ v.B @ v.x
+                    / (v.x.T @ v.B.T @ v.B @ v.x) ** 2)],
+          corrected=G(lambda v: 2 * v.A.T @ v.A @ v.x / (v.x.T @ v.B.T @ v.B @ v.x)
+                      - 2 * (v.x.T @ v.A.T @ v.A @ v.x) * v.B.T @ v.B @ v.x
+                      / (v.x.T @ v.B.T @ v.B @ v.x) ** 2, "corrected"),
+          corrected_latex=r"= 2\frac{\mathbf{A}^T\mathbf{A}\mathbf{x}}{\mathbf{x}^T\mathbf{B}^T"
+          r"\mathbf{B}\mathbf{x}} - 2\frac{\mathbf{x}^T\mathbf{A}^T\mathbf{A}\mathbf{x}"
+          r"\mathbf{B}^T\mathbf{B}\mathbf{x}}{(\mathbf{x}^T\mathbf{B}^T\mathbf{B}\mathbf{x})^2}",
+          counterexample=Case(
+              _entry_of((S("A", 2, 2) * S("x", 2)).T * (S("A", 2, 2) * S("x", 2)))
+              / _entry_of((S("B", 2, 2) * S("x", 2)).T * (S("B", 2, 2) * S("x", 2))),
+              S("x", 2), seed=7, integers=True),
+          note="The first denominator is printed $\\mathbf{x}^T\\mathbf{B}\\mathbf{B}"
+          "\\mathbf{x}$ for $\\mathbf{x}^T\\mathbf{B}^T\\mathbf{B}\\mathbf{x}$: the two agree "
+          "for a symmetric $B$, not in general, and for a non-square $B$ the printed one is "
+          "undefined.",
+          expected="erratum"),
+        _not("96", "2.4", r"$f = x^\top A x + b^\top x$", "definition",
+             "The $f$ of (97) and (98)."),
+        E("97", "2.4", r"the gradient of $x^\top A x + b^\top x$", Case(x3.T * A * x3 + b3.T * x3, x3),
+          claims=[G(lambda v: (v.A + v.A.T) @ v.x + v.b)]),
+        E("98", "2.4", r"the Hessian of $x^\top A x + b^\top x$",
+          Case(lambda: derive(x3.T * A * x3 + b3.T * x3, x3).gradient, x3),
+          claims=[Jac(lambda v: v.A + v.A.T)],
+          note="Checked as the derivative of derive's gradient (97)."),
+        _not("opens 2.5", "2.5", "the trace of a matrix function", "matrix function",
+             "(128) is checked numerically below."),
+    ]
+    X43, B44 = S("X", 4, 3), S("B", 4, 4)
+    out += [
+        E("99", "2.5", r"$\operatorname{tr} X$", Case(sp.Trace(X33), X33), claims=[G(lambda v: np.eye(3))]),
+        E("100", "2.5", r"$\operatorname{tr}(X A)$", Case(sp.Trace(X34 * S("A", 4, 3)), X34),
+          claims=[G(lambda v: v.A.T)]),
+        E("101", "2.5", r"$\operatorname{tr}(A X B)$", Case(sp.Trace(S("A", 2, 3) * X34 * S("B", 4, 2)), X34),
+          claims=[G(lambda v: v.A.T @ v.B.T)]),
+        E("102", "2.5", r"$\operatorname{tr}(A X^\top B)$", Case(sp.Trace(S("A", 2, 4) * X34.T * S("B", 3, 2)), X34),
+          claims=[G(lambda v: v.B @ v.A)]),
+        E("103", "2.5", r"$\operatorname{tr}(X^\top A)$", Case(sp.Trace(X34.T * S("A", 3, 4)), X34),
+          claims=[G(lambda v: v.A)]),
+        E("104", "2.5", r"$\operatorname{tr}(A X^\top)$", Case(sp.Trace(S("A", 3, 4) * X34.T), X34),
+          claims=[G(lambda v: v.A)]),
+        E("105", "2.5", r"$\operatorname{tr}(A \otimes X)$", Case(sp.Trace(sp.KroneckerProduct(S("A", 2, 2), X33)), X33),
+          claims=[G(lambda v: tr(v.A) * np.eye(3))]),
+        E("106", "2.5", r"$\operatorname{tr}(X^2)$", Case(sp.Trace(X33**2), X33), claims=[G(lambda v: 2 * v.X.T)]),
+        E("107", "2.5", r"$\operatorname{tr}(X^2 B)$", Case(sp.Trace(X33**2 * B), X33),
+          claims=[G(lambda v: (v.X @ v.B + v.B @ v.X).T)]),
+        E("108", "2.5", r"$\operatorname{tr}(X^\top B X)$", Case(sp.Trace(X43.T * B44 * X43), X43),
+          claims=[G(lambda v: v.B @ v.X + v.B.T @ v.X)]),
+        E("109", "2.5", r"$\operatorname{tr}(B X X^\top)$", Case(sp.Trace(B44 * X43 * X43.T), X43),
+          claims=[G(lambda v: v.B @ v.X + v.B.T @ v.X)]),
+        E("110", "2.5", r"$\operatorname{tr}(X X^\top B)$", Case(sp.Trace(X43 * X43.T * B44), X43),
+          claims=[G(lambda v: v.B @ v.X + v.B.T @ v.X)]),
+        E("111", "2.5", r"$\operatorname{tr}(X B X^\top)$", Case(sp.Trace(X34 * S("B", 4, 4) * X34.T), X34),
+          claims=[G(lambda v: v.X @ v.B.T + v.X @ v.B)]),
+        E("112", "2.5", r"$\operatorname{tr}(B X^\top X)$", Case(sp.Trace(S("B", 4, 4) * X34.T * X34), X34),
+          claims=[G(lambda v: v.X @ v.B.T + v.X @ v.B)]),
+        E("113", "2.5", r"$\operatorname{tr}(X^\top X B)$", Case(sp.Trace(X34.T * X34 * S("B", 4, 4)), X34),
+          claims=[G(lambda v: v.X @ v.B.T + v.X @ v.B)]),
+        E("114", "2.5", r"$\operatorname{tr}(A X B X)$",
+          Case(sp.Trace(S("A", 4, 3) * X34 * S("B", 4, 3) * X34), X34),
+          claims=[G(lambda v: v.A.T @ v.X.T @ v.B.T + v.B.T @ v.X.T @ v.A.T)]),
+        E("115", "2.5", r"$\operatorname{tr}(X^\top X)$ and $\operatorname{tr}(X X^\top)$", Case(sp.Trace(X34.T * X34), X34),
+          Case(sp.Trace(X34 * X34.T), X34), claims=[G(lambda v: 2 * v.X)]),
+        E("116", "2.5", r"$\operatorname{tr}(B^\top X^\top C X B)$",
+          Case(sp.Trace(S("B", 3, 2).T * X43.T * S("C", 4, 4) * X43 * S("B", 3, 2)), X43),
+          claims=[G(lambda v: v.C.T @ v.X @ v.B @ v.B.T + v.C @ v.X @ v.B @ v.B.T)]),
+        E("117", "2.5", r"$\operatorname{tr}(X^\top B X C)$", Case(sp.Trace(X43.T * B44 * X43 * C), X43),
+          claims=[G(lambda v: v.B @ v.X @ v.C + v.B.T @ v.X @ v.C.T)]),
+        E("118", "2.5", r"$\operatorname{tr}(A X B X^\top C)$",
+          Case(sp.Trace(S("A", 2, 3) * X34 * S("B", 4, 4) * X34.T * S("C", 3, 2)), X34),
+          claims=[G(lambda v: v.A.T @ v.C.T @ v.X @ v.B.T + v.C @ v.A @ v.X @ v.B)]),
+        E("119", "2.5", r"$\operatorname{tr}((A X B + C)(A X B + C)^\top)$",
+          Case(sp.Trace((S("A", 2, 3) * X34 * S("B", 4, 2) + S("C", 2, 2))
+                        * (S("A", 2, 3) * X34 * S("B", 4, 2) + S("C", 2, 2)).T), X34),
+          claims=[G(lambda v: 2 * v.A.T @ (v.A @ v.X @ v.B + v.C) @ v.B.T)]),
+        E("120", "2.5", r"$\operatorname{tr}(X \otimes X)$", Case(sp.Trace(sp.KroneckerProduct(X33, X33)), X33),
+          Case(sp.Trace(X33) * sp.Trace(X33), X33),
+          claims=[G(lambda v: 2 * tr(v.X) * np.eye(3))]),
+        E("121", "2.5", r"$\operatorname{tr}(X^k)$", Case(sp.Trace(X33**n3), X33, params={"k": n3}),
+          Case(sp.Trace(X33**-2), X33, params={"k": -2}),
+          claims=[G(lambda v: v.k * mpow(v.X, v.k - 1).T)],
+          note="Checked for $k = 3$ and $k = -2$."),
+        E("122", "2.5", r"$\operatorname{tr}(A X^k)$", Case(sp.Trace(A * X33**n3), X33),
+          claims=[G(lambda v: sum((mpow(v.X, r) @ v.A @ mpow(v.X, 2 - r)).T for r in range(3)))],
+          note="Checked for $k = 3$."),
+        E("123", "2.5", r"$\operatorname{tr}(B^\top X^\top C X X^\top C X B)$",
+          Case(sp.Trace(S("B", 3, 2).T * X43.T * S("C", 4, 4) * X43 * X43.T * S("C", 4, 4)
+                        * X43 * S("B", 3, 2)), X43),
+          claims=[G(lambda v: v.C @ v.X @ v.X.T @ v.C @ v.X @ v.B @ v.B.T
+                    + v.C.T @ v.X @ v.B @ v.B.T @ v.X.T @ v.C.T @ v.X
+                    + v.C @ v.X @ v.B @ v.B.T @ v.X.T @ v.C @ v.X
+                    + v.C.T @ v.X @ v.X.T @ v.C.T @ v.X @ v.B @ v.B.T)]),
+        E("124", "2.5", r"$\operatorname{tr}(A X^{-1} B)$",
+          Case(sp.Trace(S("A", 2, 3) * X33.I * S("B", 3, 2)), X33),
+          claims=[G(lambda v: -(inv(v.X) @ v.B @ v.A @ inv(v.X)).T, "first form"),
+                  G(lambda v: -inv(v.X).T @ v.A.T @ v.B.T @ inv(v.X).T, "second form")]),
+    ]
+    X42, C44, B44s, A22 = S("X", 4, 2), S("C", 4, 4), S("B", 4, 4), S("A", 2, 2)
+    M = X42.T * C44 * X42
+    sym_bc = {"B": "symmetric", "C": "spd"}
+
+    def m(v: Any) -> Any:
+        return v.X.T @ v.C @ v.X
+
+    out += [
+        E("125", "2.5", r"$\operatorname{tr}((X^\top C X)^{-1} A)$", Case(sp.Trace(M.I * A22), X42, given=sym_bc),
+          claims=[G(lambda v: -(v.C @ v.X @ inv(m(v))) @ (v.A + v.A.T) @ inv(m(v)))],
+          condition="$B$ and $C$ symmetric"),
+        E("126", "2.5", r"$\operatorname{tr}((X^\top C X)^{-1} X^\top B X)$",
+          Case(sp.Trace(M.I * (X42.T * B44s * X42)), X42, given=sym_bc),
+          claims=[G(lambda v: -2 * v.C @ v.X @ inv(m(v)) @ v.X.T @ v.B @ v.X @ inv(m(v))
+                    + 2 * v.B @ v.X @ inv(m(v)))],
+          condition="$B$ and $C$ symmetric"),
+        E("127", "2.5", r"$\operatorname{tr}((A + X^\top C X)^{-1} X^\top B X)$",
+          Case(sp.Trace((A22 + M).I * (X42.T * B44s * X42)), X42,
+               given={**sym_bc, "A": "symmetric"}),
+          claims=[G(lambda v: -2 * v.C @ v.X @ inv(v.A + m(v)) @ v.X.T @ v.B @ v.X
+                    @ inv(v.A + m(v)) + 2 * v.B @ v.X @ inv(v.A + m(v)))],
+          condition="$B$ and $C$ symmetric",
+          outside=Case(sp.Trace((A22 + M).I * (X42.T * B44s * X42)), X42, given=sym_bc),
+          counterexample=Case(
+              sp.Trace((A22 + S("X", 2, 2).T * S("C", 2, 2) * S("X", 2, 2)).I
+                       * (S("X", 2, 2).T * S("B", 2, 2) * S("X", 2, 2))),
+              S("X", 2, 2), given=sym_bc, seed=0, integers=True),
+          assumption="$A$ symmetric too",
+          expected="assumption"),
+        Entry("128", "2.5", r"$\operatorname{tr}(\sin X)$", PRINTED["128"], kind="numeric", numeric=_sinm_case,
+              note="sympy has no sine of a matrix: $F(X) = \\operatorname{tr} \\sin X$ is "
+              "evaluated by `scipy.linalg.sinm` and the printed gradient by "
+              "`scipy.linalg.cosm`, at a $3 \\times 3$ $X$"),
+    ]
+    xa = x3 - a3
+    norm = sp.sqrt(_entry_of(xa.T * xa))
+    out += [
+        E("129", "2.6", r"the two-norm $\lVert x - a \rVert$", Case(norm, x3),
+          claims=[G(lambda v: (v.x - v.a) / np.linalg.norm(v.x - v.a))],
+          note="Stated as $\\sqrt{(\\mathbf{x} - \\mathbf{a})^T(\\mathbf{x} - \\mathbf{a})}$ "
+          "($\\mathbf{x} \\ne \\mathbf{a}$)."),
+        E("130", "2.6", r"the unit vector $(x - a) / \lVert x - a \rVert$", Case(xa * norm**-1, x3),
+          claims=[Jac(lambda v: np.eye(3) / np.linalg.norm(v.x - v.a)
+                      - (v.x - v.a) @ (v.x - v.a).T / np.linalg.norm(v.x - v.a) ** 3)]),
+        E("131", "2.6", r"$\lVert x \rVert^2$ and $\lVert x^\top x \rVert$", Case(_entry_of(x3.T * x3), x3),
+          Case(sp.Abs(_entry_of(x3.T * x3)), x3), claims=[G(lambda v: 2 * v.x)],
+          note="The two-norm of the scalar $\\mathbf{x}^T\\mathbf{x}$ is its absolute value "
+          "($\\mathbf{x} \\ne 0$)."),
+        E("132", "2.7", "the squared Frobenius norm", Case(sp.Trace(X34 * X34.T), X34),
+          claims=[G(lambda v: 2 * v.X)],
+          note="For real $X$, where $X^H = X^T$."),
+    ]
+    out += [_not(n, "2.8", t, k) for n, t, k in (
+        ("133", "a scalar function of a structured matrix", "structured"),
+        ("134", "the structure matrix", "structured"),
+        ("135", "the chain rule: the aim", "general"),
+        ("136", "the chain rule, entry by entry", "general"),
+        ("137", "the chain rule, as a trace", "general"),
+        ("138", "symmetric matrices: the rule", "structured"),
+        ("139", r"$\operatorname{tr}(A X)$, $X$ symmetric", "structured"),
+        ("140", r"$\det X$, $X$ symmetric", "structured"),
+        ("141", r"$\ln \det X$, $X$ symmetric", "structured"),
+        ("142", r"$\operatorname{tr}(A X)$, $X$ diagonal", "structured"),
+        ("143", r"$\operatorname{tr}(A T)$, $T$ Toeplitz", "structured"),
+        ("144", r"$\operatorname{tr}(A T)$, $T$ symmetric Toeplitz", "structured"),
+    )]
+    return out
+
+
+def _by_pseudo_inverse() -> Any:
+    P = S("P", 2, 4)
+    X = P.T * (P * P.T).I  # P^+ for a full-row-rank P: the X whose pseudo-inverse is P
+    return sp.log(sp.det(X.T * X))
+
+
+def _gradient_of(expr: Any, wrt: Any, v: Any) -> np.ndarray:
+    values = {s: getattr(v, s.name) for s in expr.atoms(sp.MatrixSymbol)}
+    return derive(expr, wrt).gradient_value(values)
+
+
+def _by_entries(shape: tuple[int, int], value: Callable[..., np.ndarray]) -> np.ndarray:
+    """The tensor whose [:, :, i, j] is value(J^{ij}, J^{ji}) (the Cookbook's dF/dX_ij)."""
+    m, n = shape
+    slices = [[value(_J(shape, i, j), _J((n, m), j, i)) for j in range(n)] for i in range(m)]
+    return np.moveaxis(np.array(slices), (0, 1), (2, 3))
+
+
+# The formulas as the 2012 print gives them (misprints included), by equation number.
+PRINTED = {
+    '32': r"\frac{\partial X_{kl}}{\partial X_{ij}} = \delta_{ik}\delta_{lj}",
+    'after 32': r"\left[\frac{\partial \mathbf{x}}{\partial y}\right]_i = \frac{\partial x_i}{\partial y} \quad \left[\frac{\partial x}{\partial \mathbf{y}}\right]_i = \frac{\partial x}{\partial y_i} \quad \left[\frac{\partial \mathbf{x}}{\partial \mathbf{y}}\right]_{ij} = \frac{\partial x_i}{\partial y_j}",
+    '33': r"\partial \mathbf{A} = 0",
+    '34': r"\partial(\alpha \mathbf{X}) = \alpha \partial \mathbf{X}",
+    '35': r"\partial(\mathbf{X}+\mathbf{Y}) = \partial \mathbf{X} + \partial \mathbf{Y}",
+    '36': r"\partial(\mathrm{Tr}(\mathbf{X})) = \mathrm{Tr}(\partial \mathbf{X})",
+    '37': r"\partial(\mathbf{X}\mathbf{Y}) = (\partial \mathbf{X})\mathbf{Y} + \mathbf{X}(\partial \mathbf{Y})",
+    '38': r"\partial(\mathbf{X} \circ \mathbf{Y}) = (\partial \mathbf{X}) \circ \mathbf{Y} + \mathbf{X} \circ (\partial \mathbf{Y})",
+    '39': r"\partial(\mathbf{X} \otimes \mathbf{Y}) = (\partial \mathbf{X}) \otimes \mathbf{Y} + \mathbf{X} \otimes (\partial \mathbf{Y})",
+    '40': r"\partial(\mathbf{X}^{-1}) = -\mathbf{X}^{-1}(\partial \mathbf{X})\mathbf{X}^{-1}",
+    '41': r"\partial(\det(\mathbf{X})) = \mathrm{Tr}(\operatorname{adj}(\mathbf{X})\partial \mathbf{X})",
+    '42': r"\partial(\det(\mathbf{X})) = \det(\mathbf{X})\mathrm{Tr}(\mathbf{X}^{-1}\partial \mathbf{X})",
+    '43': r"\partial(\ln(\det(\mathbf{X}))) = \mathrm{Tr}(\mathbf{X}^{-1}\partial \mathbf{X})",
+    '44': r"\partial \mathbf{X}^T = (\partial \mathbf{X})^T",
+    '45': r"\partial \mathbf{X}^H = (\partial \mathbf{X})^H",
+    '46': r"\frac{\partial \det(\mathbf{Y})}{\partial x} = \det(\mathbf{Y})\mathrm{Tr}\left[\mathbf{Y}^{-1}\frac{\partial \mathbf{Y}}{\partial x}\right]",
+    '47': r"\sum_k \frac{\partial \det(\mathbf{X})}{\partial X_{ik}} X_{jk} = \delta_{ij}\det(\mathbf{X})",
+    '48': r"\frac{\partial^2 \det(\mathbf{Y})}{\partial x^2} = \det(\mathbf{Y})\left[\mathrm{Tr}\left[\mathbf{Y}^{-1}\frac{\partial \frac{\partial \mathbf{Y}}{\partial x}}{\partial x}\right] + \mathrm{Tr}\left[\mathbf{Y}^{-1}\frac{\partial \mathbf{Y}}{\partial x}\right]\mathrm{Tr}\left[\mathbf{Y}^{-1}\frac{\partial \mathbf{Y}}{\partial x}\right] - \mathrm{Tr}\left[\left(\mathbf{Y}^{-1}\frac{\partial \mathbf{Y}}{\partial x}\right)\left(\mathbf{Y}^{-1}\frac{\partial \mathbf{Y}}{\partial x}\right)\right]\right]",
+    '49': r"\frac{\partial \det(\mathbf{X})}{\partial \mathbf{X}} = \det(\mathbf{X})(\mathbf{X}^{-1})^T",
+    '50': r"\sum_k \frac{\partial \det(\mathbf{X})}{\partial X_{ik}} X_{jk} = \delta_{ij}\det(\mathbf{X})",
+    '51': r"\frac{\partial \det(\mathbf{A}\mathbf{X}\mathbf{B})}{\partial \mathbf{X}} = \det(\mathbf{A}\mathbf{X}\mathbf{B})(\mathbf{X}^{-1})^T = \det(\mathbf{A}\mathbf{X}\mathbf{B})(\mathbf{X}^T)^{-1}",
+    '52': r"\frac{\partial \det(\mathbf{X}^T\mathbf{A}\mathbf{X})}{\partial \mathbf{X}} = 2\det(\mathbf{X}^T\mathbf{A}\mathbf{X})\mathbf{X}^{-T}",
+    '53': r"\frac{\partial \det(\mathbf{X}^T\mathbf{A}\mathbf{X})}{\partial \mathbf{X}} = 2\det(\mathbf{X}^T\mathbf{A}\mathbf{X})\mathbf{A}\mathbf{X}(\mathbf{X}^T\mathbf{A}\mathbf{X})^{-1}",
+    '54': r"\frac{\partial \det(\mathbf{X}^T\mathbf{A}\mathbf{X})}{\partial \mathbf{X}} = \det(\mathbf{X}^T\mathbf{A}\mathbf{X})(\mathbf{A}\mathbf{X}(\mathbf{X}^T\mathbf{A}\mathbf{X})^{-1} + \mathbf{A}^T\mathbf{X}(\mathbf{X}^T\mathbf{A}^T\mathbf{X})^{-1})",
+    '55': r"\frac{\partial \ln\det(\mathbf{X}^T\mathbf{X})|}{\partial \mathbf{X}} = 2(\mathbf{X}^+)^T",
+    '56': r"\frac{\partial \ln\det(\mathbf{X}^T\mathbf{X})}{\partial \mathbf{X}^+} = -2\mathbf{X}^T",
+    '57': r"\frac{\partial \ln|\det(\mathbf{X})|}{\partial \mathbf{X}} = (\mathbf{X}^{-1})^T = (\mathbf{X}^T)^{-1}",
+    '58': r"\frac{\partial \det(\mathbf{X}^k)}{\partial \mathbf{X}} = k\det(\mathbf{X}^k)\mathbf{X}^{-T}",
+    '59': r"\frac{\partial \mathbf{Y}^{-1}}{\partial x} = -\mathbf{Y}^{-1}\frac{\partial \mathbf{Y}}{\partial x}\mathbf{Y}^{-1}",
+    '60': r"\frac{\partial (\mathbf{X}^{-1})_{kl}}{\partial X_{ij}} = -(\mathbf{X}^{-1})_{ki}(\mathbf{X}^{-1})_{jl}",
+    '61': r"\frac{\partial \mathbf{a}^T\mathbf{X}^{-1}\mathbf{b}}{\partial \mathbf{X}} = -\mathbf{X}^{-T}\mathbf{a}\mathbf{b}^T\mathbf{X}^{-T}",
+    '62': r"\frac{\partial \det(\mathbf{X}^{-1})}{\partial \mathbf{X}} = -\det(\mathbf{X}^{-1})(\mathbf{X}^{-1})^T",
+    '63': r"\frac{\partial \mathrm{Tr}(\mathbf{A}\mathbf{X}^{-1}\mathbf{B})}{\partial \mathbf{X}} = -(\mathbf{X}^{-1}\mathbf{B}\mathbf{A}\mathbf{X}^{-1})^T",
+    '64': r"\frac{\partial \mathrm{Tr}((\mathbf{X}+\mathbf{A})^{-1})}{\partial \mathbf{X}} = -((\mathbf{X}+\mathbf{A})^{-1}(\mathbf{X}+\mathbf{A})^{-1})^T",
+    'after 64': r"\frac{\partial J}{\partial \mathbf{A}} = -\mathbf{A}^{-T}\frac{\partial J}{\partial \mathbf{W}}\mathbf{A}^{-T}",
+    '65': r"\frac{\partial}{\partial \mathbf{X}}\sum \operatorname{eig}(\mathbf{X}) = \frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{X}) = \mathbf{I}",
+    '66': r"\frac{\partial}{\partial \mathbf{X}}\prod \operatorname{eig}(\mathbf{X}) = \frac{\partial}{\partial \mathbf{X}}\det(\mathbf{X}) = \det(\mathbf{X})\mathbf{X}^{-T}",
+    '67': r"\partial \lambda_i = \mathbf{v}_i^T \partial(\mathbf{A}) \mathbf{v}_i",
+    '68': r"\partial \mathbf{v}_i = (\lambda_i \mathbf{I} - \mathbf{A})^+ \partial(\mathbf{A}) \mathbf{v}_i",
+    '69': r"\frac{\partial \mathbf{x}^T\mathbf{a}}{\partial \mathbf{x}} = \frac{\partial \mathbf{a}^T\mathbf{x}}{\partial \mathbf{x}} = \mathbf{a}",
+    '70': r"\frac{\partial \mathbf{a}^T\mathbf{X}\mathbf{b}}{\partial \mathbf{X}} = \mathbf{a}\mathbf{b}^T",
+    '71': r"\frac{\partial \mathbf{a}^T\mathbf{X}^T\mathbf{b}}{\partial \mathbf{X}} = \mathbf{b}\mathbf{a}^T",
+    '72': r"\frac{\partial \mathbf{a}^T\mathbf{X}\mathbf{a}}{\partial \mathbf{X}} = \frac{\partial \mathbf{a}^T\mathbf{X}^T\mathbf{a}}{\partial \mathbf{X}} = \mathbf{a}\mathbf{a}^T",
+    '73': r"\frac{\partial \mathbf{X}}{\partial X_{ij}} = \mathbf{J}^{ij}",
+    '74': r"\frac{\partial (\mathbf{X}\mathbf{A})_{ij}}{\partial X_{mn}} = \delta_{im}(\mathbf{A})_{nj} = (\mathbf{J}^{mn}\mathbf{A})_{ij}",
+    '75': r"\frac{\partial (\mathbf{X}^T\mathbf{A})_{ij}}{\partial X_{mn}} = \delta_{in}(\mathbf{A})_{mj} = (\mathbf{J}^{nm}\mathbf{A})_{ij}",
+    '76': r"\frac{\partial}{\partial X_{ij}}\sum_{klmn} X_{kl}X_{mn} = 2\sum_{kl} X_{kl}",
+    '77': r"\frac{\partial \mathbf{b}^T\mathbf{X}^T\mathbf{X}\mathbf{c}}{\partial \mathbf{X}} = \mathbf{X}(\mathbf{b}\mathbf{c}^T + \mathbf{c}\mathbf{b}^T)",
+    '78': r"\frac{\partial (\mathbf{B}\mathbf{x}+\mathbf{b})^T\mathbf{C}(\mathbf{D}\mathbf{x}+\mathbf{d})}{\partial \mathbf{x}} = \mathbf{B}^T\mathbf{C}(\mathbf{D}\mathbf{x}+\mathbf{d}) + \mathbf{D}^T\mathbf{C}^T(\mathbf{B}\mathbf{x}+\mathbf{b})",
+    '79': r"\frac{\partial (\mathbf{X}^T\mathbf{B}\mathbf{X})_{kl}}{\partial X_{ij}} = \delta_{lj}(\mathbf{X}^T\mathbf{B})_{ki} + \delta_{kj}(\mathbf{B}\mathbf{X})_{il}",
+    '80': r"\frac{\partial (\mathbf{X}^T\mathbf{B}\mathbf{X})}{\partial X_{ij}} = \mathbf{X}^T\mathbf{B}\mathbf{J}^{ij} + \mathbf{J}^{ji}\mathbf{B}\mathbf{X}",
+    '81': r"\frac{\partial \mathbf{x}^T\mathbf{B}\mathbf{x}}{\partial \mathbf{x}} = (\mathbf{B}+\mathbf{B}^T)\mathbf{x}",
+    '82': r"\frac{\partial \mathbf{b}^T\mathbf{X}^T\mathbf{D}\mathbf{X}\mathbf{c}}{\partial \mathbf{X}} = \mathbf{D}^T\mathbf{X}\mathbf{b}\mathbf{c}^T + \mathbf{D}\mathbf{X}\mathbf{c}\mathbf{b}^T",
+    '83': r"\frac{\partial}{\partial \mathbf{X}}(\mathbf{X}\mathbf{b}+\mathbf{c})^T\mathbf{D}(\mathbf{X}\mathbf{b}+\mathbf{c}) = (\mathbf{D}+\mathbf{D}^T)(\mathbf{X}\mathbf{b}+\mathbf{c})\mathbf{b}^T",
+    '84': r"\frac{\partial}{\partial \mathbf{s}}(\mathbf{x}-\mathbf{A}\mathbf{s})^T\mathbf{W}(\mathbf{x}-\mathbf{A}\mathbf{s}) = -2\mathbf{A}^T\mathbf{W}(\mathbf{x}-\mathbf{A}\mathbf{s})",
+    '85': r"\frac{\partial}{\partial \mathbf{x}}(\mathbf{x}-\mathbf{s})^T\mathbf{W}(\mathbf{x}-\mathbf{s}) = 2\mathbf{W}(\mathbf{x}-\mathbf{s})",
+    '86': r"\frac{\partial}{\partial \mathbf{s}}(\mathbf{x}-\mathbf{s})^T\mathbf{W}(\mathbf{x}-\mathbf{s}) = -2\mathbf{W}(\mathbf{x}-\mathbf{s})",
+    '87': r"\frac{\partial}{\partial \mathbf{x}}(\mathbf{x}-\mathbf{A}\mathbf{s})^T\mathbf{W}(\mathbf{x}-\mathbf{A}\mathbf{s}) = 2\mathbf{W}(\mathbf{x}-\mathbf{A}\mathbf{s})",
+    '88': r"\frac{\partial}{\partial \mathbf{A}}(\mathbf{x}-\mathbf{A}\mathbf{s})^T\mathbf{W}(\mathbf{x}-\mathbf{A}\mathbf{s}) = -2\mathbf{W}(\mathbf{x}-\mathbf{A}\mathbf{s})\mathbf{s}^T",
+    '89': r"\frac{\partial (a - \mathbf{x}^H\mathbf{b})^2}{\partial \mathbf{x}} = -2\mathbf{b}(a - \mathbf{x}^H\mathbf{b})^*",
+    '90': r"\frac{\partial (\mathbf{X}^n)_{kl}}{\partial X_{ij}} = \sum_{r=0}^{n-1}(\mathbf{X}^r\mathbf{J}^{ij}\mathbf{X}^{n-1-r})_{kl}",
+    '91': r"\frac{\partial}{\partial \mathbf{X}}\mathbf{a}^T\mathbf{X}^n\mathbf{b} = \sum_{r=0}^{n-1}(\mathbf{X}^r)^T\mathbf{a}\mathbf{b}^T(\mathbf{X}^{n-1-r})^T",
+    '92': r"\frac{\partial}{\partial \mathbf{X}}\mathbf{a}^T(\mathbf{X}^n)^T\mathbf{X}^n\mathbf{b} = \sum_{r=0}^{n-1}\left[\mathbf{X}^{n-1-r}\mathbf{a}\mathbf{b}^T(\mathbf{X}^n)^T\mathbf{X}^r + (\mathbf{X}^r)^T\mathbf{X}^n\mathbf{a}\mathbf{b}^T(\mathbf{X}^{n-1-r})^T\right]",
+    '93': r"\frac{\partial}{\partial \mathbf{x}}\mathbf{s}^T\mathbf{A}\mathbf{r} = \left[\frac{\partial \mathbf{s}}{\partial \mathbf{x}}\right]^T\mathbf{A}\mathbf{r} + \left[\frac{\partial \mathbf{r}}{\partial \mathbf{x}}\right]^T\mathbf{A}^T\mathbf{s}",
+    '94': r"\frac{\partial}{\partial \mathbf{x}}\frac{(\mathbf{A}\mathbf{x})^T(\mathbf{A}\mathbf{x})}{(\mathbf{B}\mathbf{x})^T(\mathbf{B}\mathbf{x})} = \frac{\partial}{\partial \mathbf{x}}\frac{\mathbf{x}^T\mathbf{A}^T\mathbf{A}\mathbf{x}}{\mathbf{x}^T\mathbf{B}^T\mathbf{B}\mathbf{x}}",
+    '95': r"= 2\frac{\mathbf{A}^T\mathbf{A}\mathbf{x}}{\mathbf{x}^T\mathbf{B}\mathbf{B}\mathbf{x}} - 2\frac{\mathbf{x}^T\mathbf{A}^T\mathbf{A}\mathbf{x}\mathbf{B}^T\mathbf{B}\mathbf{x}}{(\mathbf{x}^T\mathbf{B}^T\mathbf{B}\mathbf{x})^2}",
+    '96': r"f = \mathbf{x}^T\mathbf{A}\mathbf{x} + \mathbf{b}^T\mathbf{x}",
+    '97': r"\nabla_{\mathbf{x}} f = \frac{\partial f}{\partial \mathbf{x}} = (\mathbf{A}+\mathbf{A}^T)\mathbf{x} + \mathbf{b}",
+    '98': r"\frac{\partial^2 f}{\partial \mathbf{x}\partial \mathbf{x}^T} = \mathbf{A} + \mathbf{A}^T",
+    'opens 2.5': r"\frac{\partial \mathrm{Tr}(F(\mathbf{X}))}{\partial \mathbf{X}} = f(\mathbf{X})^T",
+    '99': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{X}) = \mathbf{I}",
+    '100': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{X}\mathbf{A}) = \mathbf{A}^T",
+    '101': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{A}\mathbf{X}\mathbf{B}) = \mathbf{A}^T\mathbf{B}^T",
+    '102': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{A}\mathbf{X}^T\mathbf{B}) = \mathbf{B}\mathbf{A}",
+    '103': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{X}^T\mathbf{A}) = \mathbf{A}",
+    '104': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{A}\mathbf{X}^T) = \mathbf{A}",
+    '105': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{A} \otimes \mathbf{X}) = \mathrm{Tr}(\mathbf{A})\mathbf{I}",
+    '106': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{X}^2) = 2\mathbf{X}^T",
+    '107': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{X}^2\mathbf{B}) = (\mathbf{X}\mathbf{B} + \mathbf{B}\mathbf{X})^T",
+    '108': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{X}^T\mathbf{B}\mathbf{X}) = \mathbf{B}\mathbf{X} + \mathbf{B}^T\mathbf{X}",
+    '109': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{B}\mathbf{X}\mathbf{X}^T) = \mathbf{B}\mathbf{X} + \mathbf{B}^T\mathbf{X}",
+    '110': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{X}\mathbf{X}^T\mathbf{B}) = \mathbf{B}\mathbf{X} + \mathbf{B}^T\mathbf{X}",
+    '111': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{X}\mathbf{B}\mathbf{X}^T) = \mathbf{X}\mathbf{B}^T + \mathbf{X}\mathbf{B}",
+    '112': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{B}\mathbf{X}^T\mathbf{X}) = \mathbf{X}\mathbf{B}^T + \mathbf{X}\mathbf{B}",
+    '113': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{X}^T\mathbf{X}\mathbf{B}) = \mathbf{X}\mathbf{B}^T + \mathbf{X}\mathbf{B}",
+    '114': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{A}\mathbf{X}\mathbf{B}\mathbf{X}) = \mathbf{A}^T\mathbf{X}^T\mathbf{B}^T + \mathbf{B}^T\mathbf{X}^T\mathbf{A}^T",
+    '115': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{X}^T\mathbf{X}) = \frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{X}\mathbf{X}^T) = 2\mathbf{X}",
+    '116': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{B}^T\mathbf{X}^T\mathbf{C}\mathbf{X}\mathbf{B}) = \mathbf{C}^T\mathbf{X}\mathbf{B}\mathbf{B}^T + \mathbf{C}\mathbf{X}\mathbf{B}\mathbf{B}^T",
+    '117': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}\left[\mathbf{X}^T\mathbf{B}\mathbf{X}\mathbf{C}\right] = \mathbf{B}\mathbf{X}\mathbf{C} + \mathbf{B}^T\mathbf{X}\mathbf{C}^T",
+    '118': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{A}\mathbf{X}\mathbf{B}\mathbf{X}^T\mathbf{C}) = \mathbf{A}^T\mathbf{C}^T\mathbf{X}\mathbf{B}^T + \mathbf{C}\mathbf{A}\mathbf{X}\mathbf{B}",
+    '119': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}\left[(\mathbf{A}\mathbf{X}\mathbf{B}+\mathbf{C})(\mathbf{A}\mathbf{X}\mathbf{B}+\mathbf{C})^T\right] = 2\mathbf{A}^T(\mathbf{A}\mathbf{X}\mathbf{B}+\mathbf{C})\mathbf{B}^T",
+    '120': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{X} \otimes \mathbf{X}) = \frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{X})\mathrm{Tr}(\mathbf{X}) = 2\mathrm{Tr}(\mathbf{X})\mathbf{I}",
+    '121': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{X}^k) = k(\mathbf{X}^{k-1})^T",
+    '122': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{A}\mathbf{X}^k) = \sum_{r=0}^{k-1}(\mathbf{X}^r\mathbf{A}\mathbf{X}^{k-r-1})^T",
+    '123': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}\left[\mathbf{B}^T\mathbf{X}^T\mathbf{C}\mathbf{X}\mathbf{X}^T\mathbf{C}\mathbf{X}\mathbf{B}\right] = \mathbf{C}\mathbf{X}\mathbf{X}^T\mathbf{C}\mathbf{X}\mathbf{B}\mathbf{B}^T + \mathbf{C}^T\mathbf{X}\mathbf{B}\mathbf{B}^T\mathbf{X}^T\mathbf{C}^T\mathbf{X} + \mathbf{C}\mathbf{X}\mathbf{B}\mathbf{B}^T\mathbf{X}^T\mathbf{C}\mathbf{X} + \mathbf{C}^T\mathbf{X}\mathbf{X}^T\mathbf{C}^T\mathbf{X}\mathbf{B}\mathbf{B}^T",
+    '124': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{A}\mathbf{X}^{-1}\mathbf{B}) = -(\mathbf{X}^{-1}\mathbf{B}\mathbf{A}\mathbf{X}^{-1})^T = -\mathbf{X}^{-T}\mathbf{A}^T\mathbf{B}^T\mathbf{X}^{-T}",
+    '125': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}\left[(\mathbf{X}^T\mathbf{C}\mathbf{X})^{-1}\mathbf{A}\right] = -(\mathbf{C}\mathbf{X}(\mathbf{X}^T\mathbf{C}\mathbf{X})^{-1})(\mathbf{A}+\mathbf{A}^T)(\mathbf{X}^T\mathbf{C}\mathbf{X})^{-1}",
+    '126': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}\left[(\mathbf{X}^T\mathbf{C}\mathbf{X})^{-1}(\mathbf{X}^T\mathbf{B}\mathbf{X})\right] = -2\mathbf{C}\mathbf{X}(\mathbf{X}^T\mathbf{C}\mathbf{X})^{-1}\mathbf{X}^T\mathbf{B}\mathbf{X}(\mathbf{X}^T\mathbf{C}\mathbf{X})^{-1} + 2\mathbf{B}\mathbf{X}(\mathbf{X}^T\mathbf{C}\mathbf{X})^{-1}",
+    '127': r"\frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}\left[(\mathbf{A}+\mathbf{X}^T\mathbf{C}\mathbf{X})^{-1}(\mathbf{X}^T\mathbf{B}\mathbf{X})\right] = -2\mathbf{C}\mathbf{X}(\mathbf{A}+\mathbf{X}^T\mathbf{C}\mathbf{X})^{-1}\mathbf{X}^T\mathbf{B}\mathbf{X}(\mathbf{A}+\mathbf{X}^T\mathbf{C}\mathbf{X})^{-1} + 2\mathbf{B}\mathbf{X}(\mathbf{A}+\mathbf{X}^T\mathbf{C}\mathbf{X})^{-1}",
+    '128': r"\frac{\partial \mathrm{Tr}(\sin(\mathbf{X}))}{\partial \mathbf{X}} = \cos(\mathbf{X})^T",
+    '129': r"\frac{\partial}{\partial \mathbf{x}}\|\mathbf{x}-\mathbf{a}\|_2 = \frac{\mathbf{x}-\mathbf{a}}{\|\mathbf{x}-\mathbf{a}\|_2}",
+    '130': r"\frac{\partial}{\partial \mathbf{x}}\frac{\mathbf{x}-\mathbf{a}}{\|\mathbf{x}-\mathbf{a}\|_2} = \frac{\mathbf{I}}{\|\mathbf{x}-\mathbf{a}\|_2} - \frac{(\mathbf{x}-\mathbf{a})(\mathbf{x}-\mathbf{a})^T}{\|\mathbf{x}-\mathbf{a}\|_2^3}",
+    '131': r"\frac{\partial \|\mathbf{x}\|_2^2}{\partial \mathbf{x}} = \frac{\partial \|\mathbf{x}^T\mathbf{x}\|_2}{\partial \mathbf{x}} = 2\mathbf{x}",
+    '132': r"\frac{\partial}{\partial \mathbf{X}}\|\mathbf{X}\|_F^2 = \frac{\partial}{\partial \mathbf{X}}\mathrm{Tr}(\mathbf{X}\mathbf{X}^H) = 2\mathbf{X}",
+    '133': r"\frac{df}{dA_{ij}} = \sum_{kl}\frac{\partial f}{\partial A_{kl}}\frac{\partial A_{kl}}{\partial A_{ij}} = \mathrm{Tr}\left[\left[\frac{\partial f}{\partial \mathbf{A}}\right]^T\frac{\partial \mathbf{A}}{\partial A_{ij}}\right]",
+    '134': r"\frac{\partial \mathbf{A}}{\partial A_{ij}} = \mathbf{S}^{ij}",
+    '135': r"\frac{\partial g(\mathbf{U})}{\partial \mathbf{X}} = \frac{\partial g(f(\mathbf{X}))}{\partial \mathbf{X}}",
+    '136': r"\frac{\partial g(\mathbf{U})}{\partial \mathbf{X}} = \frac{\partial g(\mathbf{U})}{\partial x_{ij}} = \sum_{k=1}^{M}\sum_{l=1}^{N}\frac{\partial g(\mathbf{U})}{\partial u_{kl}}\frac{\partial u_{kl}}{\partial x_{ij}}",
+    '137': r"\frac{\partial g(\mathbf{U})}{\partial X_{ij}} = \mathrm{Tr}\left[\left(\frac{\partial g(\mathbf{U})}{\partial \mathbf{U}}\right)^T\frac{\partial \mathbf{U}}{\partial X_{ij}}\right]",
+    '138': r"\frac{df}{d\mathbf{A}} = \left[\frac{\partial f}{\partial \mathbf{A}}\right] + \left[\frac{\partial f}{\partial \mathbf{A}}\right]^T - \operatorname{diag}\left[\frac{\partial f}{\partial \mathbf{A}}\right]",
+    '139': r"\frac{\partial \mathrm{Tr}(\mathbf{A}\mathbf{X})}{\partial \mathbf{X}} = \mathbf{A} + \mathbf{A}^T - (\mathbf{A} \circ \mathbf{I})",
+    '140': r"\frac{\partial \det(\mathbf{X})}{\partial \mathbf{X}} = \det(\mathbf{X})(2\mathbf{X}^{-1} - (\mathbf{X}^{-1} \circ \mathbf{I}))",
+    '141': r"\frac{\partial \ln\det(\mathbf{X})}{\partial \mathbf{X}} = 2\mathbf{X}^{-1} - (\mathbf{X}^{-1} \circ \mathbf{I})",
+    '142': r"\frac{\partial \mathrm{Tr}(\mathbf{A}\mathbf{X})}{\partial \mathbf{X}} = \mathbf{A} \circ \mathbf{I}",
+    '143': r"\frac{\partial \mathrm{Tr}(\mathbf{A}\mathbf{T})}{\partial \mathbf{T}} = \frac{\partial \mathrm{Tr}(\mathbf{T}\mathbf{A})}{\partial \mathbf{T}} = \begin{bmatrix} \mathrm{Tr}(\mathbf{A}) & \mathrm{Tr}([\mathbf{A}^T]_{n1}) & \mathrm{Tr}([[\mathbf{A}^T]_{1n}]_{n-1,2}) & \cdots & A_{n1} \\ \mathrm{Tr}([\mathbf{A}^T]_{1n})) & \mathrm{Tr}(\mathbf{A}) & \ddots & \ddots & \vdots \\ \mathrm{Tr}([[\mathbf{A}^T]_{1n}]_{2,n-1}) & \ddots & \ddots & \ddots & \mathrm{Tr}([[\mathbf{A}^T]_{1n}]_{n-1,2}) \\ \vdots & \ddots & \ddots & \ddots & \mathrm{Tr}([\mathbf{A}^T]_{n1}) \\ A_{1n} & \cdots & \mathrm{Tr}([[\mathbf{A}^T]_{1n}]_{2,n-1}) & \mathrm{Tr}([\mathbf{A}^T]_{1n})) & \mathrm{Tr}(\mathbf{A}) \end{bmatrix} \equiv \boldsymbol{\alpha}(\mathbf{A})",
+    '144': r"\frac{\partial \mathrm{Tr}(\mathbf{A}\mathbf{T})}{\partial \mathbf{T}} = \frac{\partial \mathrm{Tr}(\mathbf{T}\mathbf{A})}{\partial \mathbf{T}} = \boldsymbol{\alpha}(\mathbf{A}) + \boldsymbol{\alpha}(\mathbf{A})^T - \boldsymbol{\alpha}(\mathbf{A}) \circ \mathbf{I}",
+}
+
+ENTRIES: list[Entry] = _entries()
