@@ -41,18 +41,18 @@ from typing import Any
 
 import numpy as np
 import sympy as sp  # type: ignore[import-untyped]
-from sympy.matrices.expressions.matexpr import MatrixElement  # type: ignore[import-untyped]
 
 from mdcalc.check import CheckResult, check_derivative
 from mdcalc.derivation import Derivation, DerivationCheck, derive, to_latex
+from mdcalc.derivation.nodes import Entry as _KeptEntry
 from mdcalc.numeric import jacobian
 
 inv, det, tr = np.linalg.inv, np.linalg.det, np.trace
 mpow = np.linalg.matrix_power
 
 __all__ = [
-    "Case", "Claim", "Entry", "Outcome", "ENTRIES", "SECTIONS", "VERDICTS", "check",
-    "check_all", "entry", "render", "table", "counts",
+    "Case", "Claim", "Outcome", "ENTRIES", "SECTIONS", "VERDICTS", "assert_section", "check",
+    "check_all", "counts", "entry", "render", "summary", "table",
 ]
 
 VERDICTS = ("correct", "assumption", "erratum", "not checked")
@@ -367,6 +367,46 @@ def counts(outcomes: Mapping[str, Outcome]) -> dict[str, int]:
     }
 
 
+def summary(c: Mapping[str, int]) -> str:
+    """The counts of :func:`counts` as a Markdown table."""
+    rows = [
+        ("entries (equations and unnumbered displays)", c["entries"]),
+        ("stated as sympy matrix expressions and derived by `derive`", c["stated"]),
+        ("checked numerically (the stated ones, and (128) through scipy)", c["checked"]),
+        ("correct as printed", c["correct"]),
+        ("of which under a condition the Cookbook states", c["stated condition"]),
+        ("needing an assumption the Cookbook leaves unstated", c["assumption"]),
+        ("errata (the printed form fails; corrected)", c["erratum"]),
+        ("not checked (definitions, and what sympy does not state)", c["not checked"]),
+    ]
+    return "\n".join(["| | identities |", "|---|---|", *(f"| {a} | {b} |" for a, b in rows)])
+
+
+def assert_section(outcomes: Mapping[str, Outcome], section: str) -> str:
+    """Assert every verdict of a section: each is the one the page states, derive's forms
+    pass, an erratum's printed form fails and its corrected form passes, an assumption's
+    claim fails (or is not real) without it. Returns a one-line summary."""
+    found: dict[str, int] = {}
+    for o in outcomes.values():
+        e = o.entry
+        if e.section != section:
+            continue
+        assert o.verdict == e.expected, f"({e.number}): {o.verdict}, the page says {e.expected}"
+        assert all(ours.ok for _, _, ours in o.derivations), e.number
+        printed = [r.verdict for _, _, r in o.claims]
+        if o.verdict == "correct":
+            assert set(printed) == {"correct"}, (e.number, printed)
+        elif o.verdict == "erratum":
+            assert "wrong" in printed, (e.number, printed)
+            assert {r.verdict for _, r in o.corrected} == {"correct"}, e.number
+        elif o.verdict == "assumption":
+            assert set(printed) == {"correct"}, (e.number, printed)
+            assert any(x == "not real" or r.verdict == "wrong" for x, r in o.outside), e.number
+        found[o.verdict] = found.get(o.verdict, 0) + 1
+    parts = ", ".join(f"{found[v]} {_VERDICT_WORDS[v]}" for v in VERDICTS if v in found)
+    return f"section {section}: {sum(found.values())} entries, verified: {parts}"
+
+
 def entry(number: str) -> Entry:
     """The entry of an equation number (``"57"``, ``"after 32"``)."""
     for e in ENTRIES:
@@ -522,8 +562,9 @@ def S(name: str, rows: int, cols: int = 1) -> Any:
 
 
 def _entry_of(M: Any) -> Any:
-    """M[0, 0] of a 1 x 1 matrix expression, kept whole (sympy would expand M[0, 0])."""
-    return MatrixElement(M, 0, 0)
+    """M[0, 0] of a 1 x 1 matrix expression, kept whole (sympy's M[0, 0] multiplies M out
+    into its entries) and printed as M."""
+    return _KeptEntry(M, 0, 0)
 
 
 def _adjugate(M: np.ndarray) -> np.ndarray:
