@@ -475,8 +475,8 @@ def render(outcome: Outcome) -> str:
     >>> text = cookbook.render(cookbook.check(cookbook.entry("99")))
     >>> print(text.splitlines()[0])
     (cookbook-99)=
-    >>> print(text.splitlines()[1])
-    ### Cookbook 99: tr X
+    >>> print(text.splitlines()[1][:15])
+    ### Cookbook 99
     """
     e = outcome.entry
     number = e.number if e.number[0].isdigit() else f"({e.number})"
