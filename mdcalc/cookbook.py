@@ -480,7 +480,9 @@ def render(outcome: Outcome) -> str:
     """
     e = outcome.entry
     number = e.number if e.number[0].isdigit() else f"({e.number})"
-    lines = [f"({e.label})=", f"### Cookbook {number}: {e.title}", ""]
+    # the index entry is what the site's search matches "cookbook 57" with, to this spot
+    index = f"```{{index}} !Cookbook {e.number}\n```"
+    lines = [f"({e.label})=", f"### Cookbook {number}: {e.title}", "", index, ""]
     lines += ["Printed:", "", f"$$\n{e.printed}\n$$", ""]
     if e.kind not in ("checked", "numeric"):
         reason = REASONS[e.kind]
@@ -493,7 +495,7 @@ def render(outcome: Outcome) -> str:
     if e.kind == "numeric":
         lines.append(f"{verdict}, checked numerically ({e.note}).")
         return "\n".join(lines) + "\n"
-    sizes = "; ".join(_size_words(_values(case)) for case, _, _ in outcome.derivations)
+    sizes = "; ".join(dict.fromkeys(_size_words(_values(c)) for c, _, _ in outcome.derivations))
     stated = f" (the Cookbook states: {e.condition})" if e.condition else ""
     lines.append(f"{verdict}{stated}. Checked at {sizes}.")
     if e.note:
@@ -504,7 +506,11 @@ def render(outcome: Outcome) -> str:
         lines += ["", "Corrected:", "", f"$$\n{e.corrected_latex}\n$$"]
     if outcome.counterexample is not None:
         lines += ["", _render_counterexample(outcome.counterexample, e)]
-    shown = [(case, r, "") for case, r, _ in outcome.derivations]
+    # one derivation per function and variable (a case may differ only in its values)
+    distinct: dict[Any, tuple[Case, Derivation]] = {}
+    for case, r, _ in outcome.derivations:
+        distinct.setdefault((r.expr, r.wrt), (case, r))
+    shown = [(case, r, "") for case, r in distinct.values()]
     if outcome.verdict == "assumption" and outcome.outside_derivation is not None:
         case, r, _ = outcome.outside_derivation
         shown.append((case, r, f", without the assumption ({_size_words(_values(case))})"))

@@ -158,7 +158,7 @@ def notebook(outcomes: dict[str, Any], bench: dict[str, Any], url: str) -> dict[
     for n, (section, title) in enumerate(cookbook.SECTIONS.items()):
         entries = [o for o in outcomes.values() if o.entry.section == section]
         anchor = "cookbook-section-" + section.replace(".", "-")
-        text = f"({anchor})=\n## {section} {title}\n\n" + "\n".join(
+        text = f"({anchor})=\n## {title} (Cookbook section {section})\n\n" + "\n".join(
             cookbook.render(o) for o in entries
         )
         cells.append(_cell("markdown", text, f"11-{10 + 2 * n:02d}"))
