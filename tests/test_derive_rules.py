@@ -74,8 +74,8 @@ def assert_forms(r: Derivation, values: dict[Any, Any], method: str = "complex-s
 def test_kronecker_product_every_form(data: Any) -> None:
     m, n, p, q, a, b = (data.draw(SIZES) for _ in range(6))
     X, C, D = M("X", m, n), M("C", p, q), M("D", a, b)
-    kind = data.draw(st.sampled_from(["X⊗C", "C⊗X", "C⊗X⊗D", "X⊗X", "X^T⊗C", "(C⊗X)^T",
-                                      "C⊗(X D^T X)"]))
+    kinds = ["X⊗C", "C⊗X", "C⊗X⊗D", "X⊗X", "X^T⊗C", "(C⊗X)^T", "C⊗(X D^T X)"]
+    kind = data.draw(st.sampled_from(kinds))
     expr = {
         "X⊗C": sp.KroneckerProduct(X, C),
         "C⊗X": sp.KroneckerProduct(C, X),
@@ -142,7 +142,8 @@ def test_trace_of_a_kronecker_product_is_a_product_of_traces() -> None:
     r = derive(sp.Trace(sp.KroneckerProduct(A, X)), X)
     assert [rule for rule, _ in r.steps][:2] == ["differential", "trace of a Kronecker product"]
     assert r.gradient == sp.Trace(A) * sp.Identity(3)
-    assert derive(sp.Trace(sp.KroneckerProduct(X, X)), X).gradient == 2 * sp.Trace(X) * sp.Identity(3)
+    twice = derive(sp.Trace(sp.KroneckerProduct(X, X)), X).gradient
+    assert twice == 2 * sp.Trace(X) * sp.Identity(3)
 
 
 # --------------------------------------------------------------------------------------
