@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +87,15 @@ the same way (the benchmarks' README has the table for each identity):
 |---|---|---|---|---|---|
 {rows}
 
-sympy returns 0 for {zeros}; it returns the derivative unevaluated for
-{unevaluated}, and raises an error for {refused}. tensorgrad {{cite:p}}`tensorgrad` was not
-compared: it evaluates through torch's named tensors and needs torch 2.11 or older, which
-the book's environment does not have. Times were recorded on {date}, {load}; they vary from
-machine to machine."""
+{details}"""
+
+DETAILS = (
+    "sympy returns 0 for {zeros}, and a Jacobian with wrong values for {values}; it returns "
+    "the derivative unevaluated for {unevaluated}, and raises an error for {refused}. "
+    "tensorgrad {{cite:p}}`tensorgrad` was not compared: it evaluates through torch's named "
+    "tensors and needs torch 2.11 or older, which the book's environment does not have. Times "
+    "were recorded on {date}, {load}; they vary from machine to machine."
+)
 
 
 def _numbers(records: list[dict[str, Any]], verdict: str, note: str = "") -> str:
@@ -112,14 +117,16 @@ def peers_markdown(bench: dict[str, Any]) -> str:
     info = bench["machine"]
     load = (f"with a load average of {info['load_before']} on {info['nproc']} cores, so "
             "compare the two columns rather than the absolute times")
-    return PEERS.format(
-        n=s["identities"],
-        rows="\n".join(rows),
+    details = DETAILS.format(
         zeros=_numbers(records, "wrong", "returned 0"),
+        values=_numbers(records, "wrong", "wrong values"),
         unevaluated=_numbers(records, "unevaluated"),
         refused=_numbers(records, "refused"),
         date=info["date"].split(" ")[0],
         load=load,
+    )
+    return PEERS.format(
+        n=s["identities"], rows="\n".join(rows), details=textwrap.fill(details, 92)
     )
 
 
