@@ -430,8 +430,9 @@ _VERDICT_WORDS = {
 
 
 def _size_words(values: Mapping[Any, Any]) -> str:
+    # plain text: the page holds hundreds of formulas, and each one costs MathJax time
     parts = [
-        f"${to_latex(s)}$ (${a.shape[0]} \\times {a.shape[1]}$)"
+        f"{s} ({a.shape[0]} × {a.shape[1]})"
         for s, a in sorted(values.items(), key=lambda kv: str(kv[0]))
         if np.ndim(a) == 2
     ]
@@ -465,10 +466,14 @@ def _forms(r: Derivation) -> str:
     return "$$\n\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}\n$$"
 
 
-def render(outcome: Outcome) -> str:
+def render(outcome: Outcome, shown: dict[Any, str] | None = None) -> str:
     """The entry's part of the page, in MyST Markdown: anchor, heading, the formula as
     printed, the verdict with its sizes, derive's result and its steps (folded), and, for
     an erratum or a missing assumption, the corrected form and the numbers that fail.
+
+    ``shown`` maps each (function, variable) already derived on the page to a link to its
+    entry: an entry deriving the same one again refers to it instead (rendering the
+    entries in order, pass the same dict to every call).
 
     Examples
     --------
@@ -511,15 +516,23 @@ def render(outcome: Outcome) -> str:
     distinct: dict[Any, tuple[Case, Derivation]] = {}
     for case, r, _ in outcome.derivations:
         distinct.setdefault((r.expr, r.wrt), (case, r))
-    shown = [(case, r, "") for case, r in distinct.values()]
+    derivations = [(case, r, "") for case, r in distinct.values()]
     if outcome.verdict == "assumption" and outcome.outside_derivation is not None:
         case, r, _ = outcome.outside_derivation
-        shown.append((case, r, f", without the assumption ({_size_words(_values(case))})"))
-    for case, r, without in shown:
-        by = to_latex(case.wrt)
-        lines += ["", f"`derive` by ${by}${without}:", "", _forms(r), ""]
+        without = f", without the assumption ({_size_words(_values(case))})"
+        derivations.append((case, r, without))
+    for case, r, without in derivations:
+        by = case.wrt.name
+        key = (r.expr, r.wrt)
+        if shown is not None and key in shown:
+            there = shown[key]  # the same derivation, shown at an earlier entry
+            lines += ["", f"`derive` by {by}{without}: as in {there}."]
+            continue
+        if shown is not None:
+            shown[key] = f"{{ref}}`({e.number}) <{e.label}>`"
+        lines += ["", f"`derive` by {by}{without}:", "", _forms(r), ""]
         lines += [
-            f":::{{admonition}} Steps of `derive` for ({e.number}), by ${by}${without}",
+            f":::{{admonition}} Steps of `derive` for ({e.number}), by {by}{without}",
             ":class: dropdown",
             "",
             f"$$\n{r.steps_latex()}\n$$",
@@ -673,15 +686,15 @@ def _entries() -> list[Entry]:
              "For real $X$ it is (44)."),
         _not("46", "2.1", "a determinant by a scalar", "general",
              "With $Y = X$ it is (42), checked above."),
-        E("47", "2.1", r"$\det X$ against $X$, entry by entry", Case(sp.det(X33), X33),
+        E("47", "2.1", "det X against X, entry by entry", Case(sp.det(X33), X33),
           claims=[Claim("relation", lambda v, G: G @ v.X.T - det(v.X) * np.eye(3))]),
         _not("48", "2.1", "the second derivative of a determinant by a scalar", "general"),
-        E("49", "2.1", r"$\det X$", Case(sp.det(X33), X33),
+        E("49", "2.1", "det X", Case(sp.det(X33), X33),
           claims=[G(lambda v: det(v.X) * inv(v.X).T)]),
-        E("50", "2.1", r"$\det X$ against $X$, entry by entry (again)", Case(sp.det(X33), X33),
+        E("50", "2.1", "det X against X, entry by entry (again)", Case(sp.det(X33), X33),
           claims=[Claim("relation", lambda v, G: G @ v.X.T - det(v.X) * np.eye(3))],
           note="The same as (47)."),
-        E("51", "2.1", r"$\det(A X B)$", Case(sp.det(A * X33 * B), X33),
+        E("51", "2.1", "det(A X B)", Case(sp.det(A * X33 * B), X33),
           claims=[G(lambda v: det(v.A @ v.X @ v.B) * inv(v.X).T, "first form"),
                   G(lambda v: det(v.A @ v.X @ v.B) * inv(v.X.T), "second form")],
           outside=Case(sp.det(S("A", 2, 3) * X33 * S("B", 3, 2)), X33),
@@ -691,50 +704,50 @@ def _entries() -> list[Entry]:
           "$n \\times p$ with $p < n$, $AXB$ is square but the gradient is "
           "$\\det(AXB)\\, A^\\top (AXB)^{-\\top} B^\\top$ (derive's, below)",
           expected="assumption"),
-        E("52", "2.1", r"$\det(X^\top A X)$, $X$ square", Case(sp.det(X33.T * A * X33), X33),
+        E("52", "2.1", "det(Xᵀ A X), X square", Case(sp.det(X33.T * A * X33), X33),
           claims=[G(lambda v: 2 * det(v.X.T @ v.A @ v.X) * inv(v.X).T)],
           condition="$X$ square and invertible"),
-        E("53", "2.1", r"$\det(X^\top A X)$, $A$ symmetric",
+        E("53", "2.1", "det(Xᵀ A X), A symmetric",
           Case(sp.det(S("X", 4, 2).T * S("A", 4, 4) * S("X", 4, 2)), S("X", 4, 2),
                given={"A": "symmetric"}),
           claims=[G(lambda v: 2 * det(v.X.T @ v.A @ v.X) * v.A @ v.X
                     @ inv(v.X.T @ v.A @ v.X))],
           condition="$X$ not square, $A$ symmetric"),
-        E("54", "2.1", r"$\det(X^\top A X)$, any $A$",
+        E("54", "2.1", "det(Xᵀ A X), any A",
           Case(sp.det(S("X", 4, 2).T * S("A", 4, 4) * S("X", 4, 2)), S("X", 4, 2)),
           claims=[G(lambda v: det(v.X.T @ v.A @ v.X) * (
               v.A @ v.X @ inv(v.X.T @ v.A @ v.X) + v.A.T @ v.X @ inv(v.X.T @ v.A.T @ v.X)))],
           condition="$X$ not square, $A$ not symmetric"),
-        E("55", "2.1", r"$\ln \det(X^\top X)$",
+        E("55", "2.1", "ln det(Xᵀ X)",
           Case(sp.log(sp.det(S("X", 4, 2).T * S("X", 4, 2))), S("X", 4, 2)),
           claims=[G(lambda v: 2 * np.linalg.pinv(v.X).T)],
           note="The stray $|$ in the numerator is a misprint of typesetting; the formula "
           "holds. $X^+$ is computed by `numpy.linalg.pinv` ($X$ has full column rank)."),
-        E("56", "2.1", r"$\ln \det(X^\top X)$ by the pseudo-inverse",
+        E("56", "2.1", "ln det(Xᵀ X) by the pseudo-inverse",
           Case(lambda: _by_pseudo_inverse(), S("P", 2, 4)),
           claims=[G(lambda v: -2 * (v.P.T @ inv(v.P @ v.P.T)).T)],
           note="Stated by the variable $P = X^+$ ($2 \\times 4$, full row rank), with "
           "$X = P^+ = P^\\top (P P^\\top)^{-1}$ written in sympy."),
-        E("57", "2.1", r"$\ln \lvert \det X \rvert$", Case(sp.log(sp.Abs(sp.det(X33))), X33),
+        E("57", "2.1", "ln |det X|", Case(sp.log(sp.Abs(sp.det(X33))), X33),
           Case(sp.log(sp.Abs(sp.det(X33))), X33, given={"X": "negative det"}),
           claims=[G(lambda v: inv(v.X).T, "first form"), G(lambda v: inv(v.X.T), "second form")],
           note="Checked at $\\det X > 0$ and at $\\det X < 0$."),
-        E("58", "2.1", r"$\det(X^k)$", Case(sp.det(X33**n3), X33, params={"k": n3}),
+        E("58", "2.1", "det(Xᵏ)", Case(sp.det(X33**n3), X33, params={"k": n3}),
           Case(sp.det(X33**-2), X33, params={"k": -2}),
           claims=[G(lambda v: v.k * det(mpow(v.X, v.k)) * inv(v.X).T)],
           note="Checked for $k = 3$ and $k = -2$."),
         _not("59", "2.2", "an inverse by a scalar", "general",
              "With $Y = X$ it is (40), checked above."),
-        E("60", "2.2", r"an entry of $X^{-1}$", Case(X33.I, X33),
+        E("60", "2.2", "an entry of X⁻¹", Case(X33.I, X33),
           claims=[T(lambda v: -np.einsum("ki,jl->klij", inv(v.X), inv(v.X)))]),
-        E("61", "2.2", r"$a^\top X^{-1} b$", Case(a3.T * X33.I * b3, X33),
+        E("61", "2.2", "aᵀ X⁻¹ b", Case(a3.T * X33.I * b3, X33),
           claims=[G(lambda v: -inv(v.X).T @ v.a @ v.b.T @ inv(v.X).T)]),
-        E("62", "2.2", r"$\det(X^{-1})$", Case(sp.det(X33.I), X33),
+        E("62", "2.2", "det(X⁻¹)", Case(sp.det(X33.I), X33),
           claims=[G(lambda v: -det(inv(v.X)) * inv(v.X).T)]),
-        E("63", "2.2", r"$\operatorname{tr}(A X^{-1} B)$",
+        E("63", "2.2", "tr(A X⁻¹ B)",
           Case(sp.Trace(S("A", 2, 3) * X33.I * S("B", 3, 2)), X33),
           claims=[G(lambda v: -(inv(v.X) @ v.B @ v.A @ inv(v.X)).T)]),
-        E("64", "2.2", r"$\operatorname{tr}((X + A)^{-1})$", Case(sp.Trace((X33 + A).I), X33),
+        E("64", "2.2", "tr((X + A)⁻¹)", Case(sp.Trace((X33 + A).I), X33),
           claims=[G(lambda v: -(inv(v.X + v.A) @ inv(v.X + v.A)).T)]),
         _not("after 64", "2.2", "a function of the inverse", "general"),
         E("65", "2.3", "the sum of the eigenvalues", Case(sp.Trace(X33), X33),
@@ -745,47 +758,47 @@ def _entries() -> list[Entry]:
           note="Stated through $\\det X$, the product of the eigenvalues."),
         _not("67", "2.3", "an eigenvalue", "eigenvalues"),
         _not("68", "2.3", "an eigenvector", "eigenvalues"),
-        E("69", "2.4", r"$x^\top a$", Case(x3.T * a3, x3), Case(a3.T * x3, x3),
+        E("69", "2.4", "xᵀ a", Case(x3.T * a3, x3), Case(a3.T * x3, x3),
           claims=[G(lambda v: v.a)]),
-        E("70", "2.4", r"$a^\top X b$", Case(a3.T * X34 * S("b", 4), X34),
+        E("70", "2.4", "aᵀ X b", Case(a3.T * X34 * S("b", 4), X34),
           claims=[G(lambda v: v.a @ v.b.T)]),
-        E("71", "2.4", r"$a^\top X^\top b$", Case(S("a", 4).T * X34.T * b3, X34),
+        E("71", "2.4", "aᵀ Xᵀ b", Case(S("a", 4).T * X34.T * b3, X34),
           claims=[G(lambda v: v.b @ v.a.T)]),
-        E("72", "2.4", r"$a^\top X a$", Case(a3.T * X33 * a3, X33), Case(a3.T * X33.T * a3, X33),
+        E("72", "2.4", "aᵀ X a", Case(a3.T * X33 * a3, X33), Case(a3.T * X33.T * a3, X33),
           claims=[G(lambda v: v.a @ v.a.T)]),
-        E("73", "2.4", r"$X$ by an entry", Case(X23, X23),
+        E("73", "2.4", "X by an entry", Case(X23, X23),
           claims=[T(lambda v: np.einsum("ki,lj->klij", np.eye(2), np.eye(3)))]),
-        E("74", "2.4", r"$X A$ by an entry", Case(X23 * S("A", 3, 4), X23),
+        E("74", "2.4", "X A by an entry", Case(X23 * S("A", 3, 4), X23),
           claims=[T(lambda v: np.einsum("im,nj->ijmn", np.eye(2), v.A))]),
-        E("75", "2.4", r"$X^\top A$ by an entry", Case(Y32.T * S("A", 3, 4), Y32),
+        E("75", "2.4", "Xᵀ A by an entry", Case(Y32.T * S("A", 3, 4), Y32),
           claims=[T(lambda v: np.einsum("in,mj->ijmn", np.eye(2), v.A))],
           note="Checked with the variable named $Y$ ($3 \\times 2$)."),
         E("76", "2.4", "the square of the sum of the entries",
           Case(_entry_of(sp.OneMatrix(1, 2) * X23 * sp.OneMatrix(3, 1)) ** 2, X23),
           claims=[G(lambda v: 2 * np.sum(v.X) * np.ones((2, 3)))],
           note="Stated as $(\\mathbf{1}^\\top X \\mathbf{1})^2$."),
-        E("77", "2.4", r"$b^\top X^\top X c$",
+        E("77", "2.4", "bᵀ Xᵀ X c",
           Case(b3.T * S("X", 4, 3).T * S("X", 4, 3) * S("c", 3), S("X", 4, 3)),
           claims=[G(lambda v: v.X @ (v.b @ v.c.T + v.c @ v.b.T))]),
-        E("78", "2.4", r"$(B x + b)^\top C (D x + d)$",
+        E("78", "2.4", "(B x + b)ᵀ C (D x + d)",
           Case((S("B", 3, 4) * S("x", 4) + b3).T * S("C", 3, 2) * (S("D", 2, 4) * S("x", 4)
                + S("d", 2)), S("x", 4)),
           claims=[G(lambda v: v.B.T @ v.C @ (v.D @ v.x + v.d)
                     + v.D.T @ v.C.T @ (v.B @ v.x + v.b))]),
-        E("79", "2.4", r"$X^\top B X$ entry by entry", Case(Y32.T * B * Y32, Y32),
+        E("79", "2.4", "Xᵀ B X entry by entry", Case(Y32.T * B * Y32, Y32),
           claims=[T(lambda v: np.einsum("lj,ki->klij", np.eye(2), v.Y.T @ v.B)
                     + np.einsum("kj,il->klij", np.eye(2), v.B @ v.Y))],
           note="Checked with the variable named $Y$ ($3 \\times 2$)."),
-        E("80", "2.4", r"$X^\top B X$ by an entry", Case(Y32.T * B * Y32, Y32),
+        E("80", "2.4", "Xᵀ B X by an entry", Case(Y32.T * B * Y32, Y32),
           claims=[T(lambda v: _by_entries((3, 2), lambda Jij, Jji: v.Y.T @ v.B @ Jij
                                           + Jji @ v.B @ v.Y))],
           note="Checked with the variable named $Y$ ($3 \\times 2$)."),
-        E("81", "2.4", r"$x^\top B x$", Case(x3.T * B * x3, x3),
+        E("81", "2.4", "xᵀ B x", Case(x3.T * B * x3, x3),
           claims=[G(lambda v: (v.B + v.B.T) @ v.x)]),
-        E("82", "2.4", r"$b^\top X^\top D X c$",
+        E("82", "2.4", "bᵀ Xᵀ D X c",
           Case(b3.T * S("X", 4, 3).T * S("D", 4, 4) * S("X", 4, 3) * S("c", 3), S("X", 4, 3)),
           claims=[G(lambda v: v.D.T @ v.X @ v.b @ v.c.T + v.D @ v.X @ v.c @ v.b.T)]),
-        E("83", "2.4", r"$(X b + c)^\top D (X b + c)$",
+        E("83", "2.4", "(X b + c)ᵀ D (X b + c)",
           Case((S("X", 4, 3) * b3 + S("c", 4)).T * S("D", 4, 4) * (S("X", 4, 3) * b3
                + S("c", 4)), S("X", 4, 3)),
           claims=[G(lambda v: (v.D + v.D.T) @ (v.X @ v.b + v.c) @ v.b.T)]),
@@ -794,33 +807,33 @@ def _entries() -> list[Entry]:
     r_As = x4 - A43 * s3
     sym = {"W": "symmetric"}
     out += [
-        E("84", "2.4", r"$(x - A s)^\top W (x - A s)$ by $s$",
+        E("84", "2.4", "(x - A s)ᵀ W (x - A s) by s",
           Case(r_As.T * W4 * r_As, s3, given=sym),
           claims=[G(lambda v: -2 * v.A.T @ v.W @ (v.x - v.A @ v.s))],
           condition="$W$ symmetric"),
-        E("85", "2.4", r"$(x - s)^\top W (x - s)$ by $x$",
+        E("85", "2.4", "(x - s)ᵀ W (x - s) by x",
           Case((x3 - s3).T * S("W", 3, 3) * (x3 - s3), x3, given=sym),
           claims=[G(lambda v: 2 * v.W @ (v.x - v.s))], condition="$W$ symmetric"),
-        E("86", "2.4", r"$(x - s)^\top W (x - s)$ by $s$",
+        E("86", "2.4", "(x - s)ᵀ W (x - s) by s",
           Case((x3 - s3).T * S("W", 3, 3) * (x3 - s3), s3, given=sym),
           claims=[G(lambda v: -2 * v.W @ (v.x - v.s))], condition="$W$ symmetric"),
-        E("87", "2.4", r"$(x - A s)^\top W (x - A s)$ by $x$",
+        E("87", "2.4", "(x - A s)ᵀ W (x - A s) by x",
           Case(r_As.T * W4 * r_As, x4, given=sym),
           claims=[G(lambda v: 2 * v.W @ (v.x - v.A @ v.s))], condition="$W$ symmetric"),
-        E("88", "2.4", r"$(x - A s)^\top W (x - A s)$ by $A$",
+        E("88", "2.4", "(x - A s)ᵀ W (x - A s) by A",
           Case(r_As.T * W4 * r_As, A43, given=sym),
           claims=[G(lambda v: -2 * v.W @ (v.x - v.A @ v.s) @ v.s.T)],
           condition="$W$ symmetric"),
         _not("89", "2.4", "a complex least-mean-squares error", "complex"),
-        E("90", "2.4", r"$X^n$ by an entry", Case(X33**n3, X33),
+        E("90", "2.4", "Xⁿ by an entry", Case(X33**n3, X33),
           claims=[T(lambda v: sum(np.einsum("ki,jl->klij", mpow(v.X, r), mpow(v.X, 2 - r))
                                   for r in range(3)))],
           note="Checked for $n = 3$."),
-        E("91", "2.4", r"$a^\top X^n b$", Case(a3.T * X33**n3 * b3, X33),
+        E("91", "2.4", "aᵀ Xⁿ b", Case(a3.T * X33**n3 * b3, X33),
           claims=[G(lambda v: sum(mpow(v.X, r).T @ v.a @ v.b.T @ mpow(v.X, 2 - r).T
                                   for r in range(3)))],
           note="Checked for $n = 3$."),
-        E("92", "2.4", r"$a^\top (X^n)^\top X^n b$", Case(a3.T * (X33**n3).T * X33**n3 * b3, X33),
+        E("92", "2.4", "aᵀ (Xⁿ)ᵀ Xⁿ b", Case(a3.T * (X33**n3).T * X33**n3 * b3, X33),
           claims=[G(lambda v: sum(mpow(v.X, 2 - r) @ v.a @ v.b.T @ mpow(v.X, 3).T
                                   @ mpow(v.X, r) + mpow(v.X, r).T @ mpow(v.X, 3) @ v.a
                                   @ v.b.T @ mpow(v.X, 2 - r).T for r in range(3)))],
@@ -838,7 +851,7 @@ def _entries() -> list[Entry]:
           note="Checked for $n = 3$. The first term of the sum is printed transposed: the "
           "print has the transpose of the term the derivative has.",
           expected="erratum"),
-        _not("93", "2.4", r"$s^\top A r$ with $s$ and $r$ functions of $x$", "general"),
+        _not("93", "2.4", "sᵀ A r with s and r functions of x", "general"),
     ]
     A23, B33 = S("A", 2, 3), S("B", 3, 3)
     ratio = _entry_of((A23 * x3).T * (A23 * x3)) / _entry_of((B33 * x3).T * (B33 * x3))
@@ -867,12 +880,12 @@ def _entries() -> list[Entry]:
           "for a symmetric $B$, not in general, and for a non-square $B$ the printed one is "
           "undefined.",
           expected="erratum"),
-        _not("96", "2.4", r"$f = x^\top A x + b^\top x$", "definition",
+        _not("96", "2.4", "f = xᵀ A x + bᵀ x", "definition",
              "The $f$ of (97) and (98)."),
-        E("97", "2.4", r"the gradient of $x^\top A x + b^\top x$",
+        E("97", "2.4", "the gradient of xᵀ A x + bᵀ x",
           Case(x3.T * A * x3 + b3.T * x3, x3),
           claims=[G(lambda v: (v.A + v.A.T) @ v.x + v.b)]),
-        E("98", "2.4", r"the Hessian of $x^\top A x + b^\top x$",
+        E("98", "2.4", "the Hessian of xᵀ A x + bᵀ x",
           Case(lambda: derive(x3.T * A * x3 + b3.T * x3, x3).gradient, x3),
           claims=[Jac(lambda v: v.A + v.A.T)],
           note="Checked as the derivative of derive's gradient (97)."),
@@ -881,80 +894,80 @@ def _entries() -> list[Entry]:
     ]
     X43, B44 = S("X", 4, 3), S("B", 4, 4)
     out += [
-        E("99", "2.5", r"$\operatorname{tr} X$",
+        E("99", "2.5", "tr X",
           Case(sp.Trace(X33), X33), claims=[G(lambda v: np.eye(3))]),
-        E("100", "2.5", r"$\operatorname{tr}(X A)$", Case(sp.Trace(X34 * S("A", 4, 3)), X34),
+        E("100", "2.5", "tr(X A)", Case(sp.Trace(X34 * S("A", 4, 3)), X34),
           claims=[G(lambda v: v.A.T)]),
-        E("101", "2.5", r"$\operatorname{tr}(A X B)$",
+        E("101", "2.5", "tr(A X B)",
           Case(sp.Trace(S("A", 2, 3) * X34 * S("B", 4, 2)), X34),
           claims=[G(lambda v: v.A.T @ v.B.T)]),
-        E("102", "2.5", r"$\operatorname{tr}(A X^\top B)$",
+        E("102", "2.5", "tr(A Xᵀ B)",
           Case(sp.Trace(S("A", 2, 4) * X34.T * S("B", 3, 2)), X34),
           claims=[G(lambda v: v.B @ v.A)]),
-        E("103", "2.5", r"$\operatorname{tr}(X^\top A)$", Case(sp.Trace(X34.T * S("A", 3, 4)), X34),
+        E("103", "2.5", "tr(Xᵀ A)", Case(sp.Trace(X34.T * S("A", 3, 4)), X34),
           claims=[G(lambda v: v.A)]),
-        E("104", "2.5", r"$\operatorname{tr}(A X^\top)$", Case(sp.Trace(S("A", 3, 4) * X34.T), X34),
+        E("104", "2.5", "tr(A Xᵀ)", Case(sp.Trace(S("A", 3, 4) * X34.T), X34),
           claims=[G(lambda v: v.A)]),
-        E("105", "2.5", r"$\operatorname{tr}(A \otimes X)$",
+        E("105", "2.5", "tr(A ⊗ X)",
           Case(sp.Trace(sp.KroneckerProduct(S("A", 2, 2), X33)), X33),
           claims=[G(lambda v: tr(v.A) * np.eye(3))]),
-        E("106", "2.5", r"$\operatorname{tr}(X^2)$",
+        E("106", "2.5", "tr(X²)",
           Case(sp.Trace(X33**2), X33), claims=[G(lambda v: 2 * v.X.T)]),
-        E("107", "2.5", r"$\operatorname{tr}(X^2 B)$", Case(sp.Trace(X33**2 * B), X33),
+        E("107", "2.5", "tr(X² B)", Case(sp.Trace(X33**2 * B), X33),
           claims=[G(lambda v: (v.X @ v.B + v.B @ v.X).T)]),
-        E("108", "2.5", r"$\operatorname{tr}(X^\top B X)$", Case(sp.Trace(X43.T * B44 * X43), X43),
+        E("108", "2.5", "tr(Xᵀ B X)", Case(sp.Trace(X43.T * B44 * X43), X43),
           claims=[G(lambda v: v.B @ v.X + v.B.T @ v.X)]),
-        E("109", "2.5", r"$\operatorname{tr}(B X X^\top)$", Case(sp.Trace(B44 * X43 * X43.T), X43),
+        E("109", "2.5", "tr(B X Xᵀ)", Case(sp.Trace(B44 * X43 * X43.T), X43),
           claims=[G(lambda v: v.B @ v.X + v.B.T @ v.X)]),
-        E("110", "2.5", r"$\operatorname{tr}(X X^\top B)$", Case(sp.Trace(X43 * X43.T * B44), X43),
+        E("110", "2.5", "tr(X Xᵀ B)", Case(sp.Trace(X43 * X43.T * B44), X43),
           claims=[G(lambda v: v.B @ v.X + v.B.T @ v.X)]),
-        E("111", "2.5", r"$\operatorname{tr}(X B X^\top)$",
+        E("111", "2.5", "tr(X B Xᵀ)",
           Case(sp.Trace(X34 * S("B", 4, 4) * X34.T), X34),
           claims=[G(lambda v: v.X @ v.B.T + v.X @ v.B)]),
-        E("112", "2.5", r"$\operatorname{tr}(B X^\top X)$",
+        E("112", "2.5", "tr(B Xᵀ X)",
           Case(sp.Trace(S("B", 4, 4) * X34.T * X34), X34),
           claims=[G(lambda v: v.X @ v.B.T + v.X @ v.B)]),
-        E("113", "2.5", r"$\operatorname{tr}(X^\top X B)$",
+        E("113", "2.5", "tr(Xᵀ X B)",
           Case(sp.Trace(X34.T * X34 * S("B", 4, 4)), X34),
           claims=[G(lambda v: v.X @ v.B.T + v.X @ v.B)]),
-        E("114", "2.5", r"$\operatorname{tr}(A X B X)$",
+        E("114", "2.5", "tr(A X B X)",
           Case(sp.Trace(S("A", 4, 3) * X34 * S("B", 4, 3) * X34), X34),
           claims=[G(lambda v: v.A.T @ v.X.T @ v.B.T + v.B.T @ v.X.T @ v.A.T)]),
-        E("115", "2.5", r"$\operatorname{tr}(X^\top X)$ and $\operatorname{tr}(X X^\top)$",
+        E("115", "2.5", "tr(Xᵀ X) and tr(X Xᵀ)",
           Case(sp.Trace(X34.T * X34), X34),
           Case(sp.Trace(X34 * X34.T), X34), claims=[G(lambda v: 2 * v.X)]),
-        E("116", "2.5", r"$\operatorname{tr}(B^\top X^\top C X B)$",
+        E("116", "2.5", "tr(Bᵀ Xᵀ C X B)",
           Case(sp.Trace(S("B", 3, 2).T * X43.T * S("C", 4, 4) * X43 * S("B", 3, 2)), X43),
           claims=[G(lambda v: v.C.T @ v.X @ v.B @ v.B.T + v.C @ v.X @ v.B @ v.B.T)]),
-        E("117", "2.5", r"$\operatorname{tr}(X^\top B X C)$",
+        E("117", "2.5", "tr(Xᵀ B X C)",
           Case(sp.Trace(X43.T * B44 * X43 * C), X43),
           claims=[G(lambda v: v.B @ v.X @ v.C + v.B.T @ v.X @ v.C.T)]),
-        E("118", "2.5", r"$\operatorname{tr}(A X B X^\top C)$",
+        E("118", "2.5", "tr(A X B Xᵀ C)",
           Case(sp.Trace(S("A", 2, 3) * X34 * S("B", 4, 4) * X34.T * S("C", 3, 2)), X34),
           claims=[G(lambda v: v.A.T @ v.C.T @ v.X @ v.B.T + v.C @ v.A @ v.X @ v.B)]),
-        E("119", "2.5", r"$\operatorname{tr}((A X B + C)(A X B + C)^\top)$",
+        E("119", "2.5", "tr((A X B + C)(A X B + C)ᵀ)",
           Case(sp.Trace((S("A", 2, 3) * X34 * S("B", 4, 2) + S("C", 2, 2))
                         * (S("A", 2, 3) * X34 * S("B", 4, 2) + S("C", 2, 2)).T), X34),
           claims=[G(lambda v: 2 * v.A.T @ (v.A @ v.X @ v.B + v.C) @ v.B.T)]),
-        E("120", "2.5", r"$\operatorname{tr}(X \otimes X)$",
+        E("120", "2.5", "tr(X ⊗ X)",
           Case(sp.Trace(sp.KroneckerProduct(X33, X33)), X33),
           Case(sp.Trace(X33) * sp.Trace(X33), X33),
           claims=[G(lambda v: 2 * tr(v.X) * np.eye(3))]),
-        E("121", "2.5", r"$\operatorname{tr}(X^k)$", Case(sp.Trace(X33**n3), X33, params={"k": n3}),
+        E("121", "2.5", "tr(Xᵏ)", Case(sp.Trace(X33**n3), X33, params={"k": n3}),
           Case(sp.Trace(X33**-2), X33, params={"k": -2}),
           claims=[G(lambda v: v.k * mpow(v.X, v.k - 1).T)],
           note="Checked for $k = 3$ and $k = -2$."),
-        E("122", "2.5", r"$\operatorname{tr}(A X^k)$", Case(sp.Trace(A * X33**n3), X33),
+        E("122", "2.5", "tr(A Xᵏ)", Case(sp.Trace(A * X33**n3), X33),
           claims=[G(lambda v: sum((mpow(v.X, r) @ v.A @ mpow(v.X, 2 - r)).T for r in range(3)))],
           note="Checked for $k = 3$."),
-        E("123", "2.5", r"$\operatorname{tr}(B^\top X^\top C X X^\top C X B)$",
+        E("123", "2.5", "tr(Bᵀ Xᵀ C X Xᵀ C X B)",
           Case(sp.Trace(S("B", 3, 2).T * X43.T * S("C", 4, 4) * X43 * X43.T * S("C", 4, 4)
                         * X43 * S("B", 3, 2)), X43),
           claims=[G(lambda v: v.C @ v.X @ v.X.T @ v.C @ v.X @ v.B @ v.B.T
                     + v.C.T @ v.X @ v.B @ v.B.T @ v.X.T @ v.C.T @ v.X
                     + v.C @ v.X @ v.B @ v.B.T @ v.X.T @ v.C @ v.X
                     + v.C.T @ v.X @ v.X.T @ v.C.T @ v.X @ v.B @ v.B.T)]),
-        E("124", "2.5", r"$\operatorname{tr}(A X^{-1} B)$",
+        E("124", "2.5", "tr(A X⁻¹ B)",
           Case(sp.Trace(S("A", 2, 3) * X33.I * S("B", 3, 2)), X33),
           claims=[G(lambda v: -(inv(v.X) @ v.B @ v.A @ inv(v.X)).T, "first form"),
                   G(lambda v: -inv(v.X).T @ v.A.T @ v.B.T @ inv(v.X).T, "second form")]),
@@ -967,16 +980,16 @@ def _entries() -> list[Entry]:
         return v.X.T @ v.C @ v.X
 
     out += [
-        E("125", "2.5", r"$\operatorname{tr}((X^\top C X)^{-1} A)$",
+        E("125", "2.5", "tr((Xᵀ C X)⁻¹ A)",
           Case(sp.Trace(M.I * A22), X42, given=sym_bc),
           claims=[G(lambda v: -(v.C @ v.X @ inv(m(v))) @ (v.A + v.A.T) @ inv(m(v)))],
           condition="$B$ and $C$ symmetric"),
-        E("126", "2.5", r"$\operatorname{tr}((X^\top C X)^{-1} X^\top B X)$",
+        E("126", "2.5", "tr((Xᵀ C X)⁻¹ Xᵀ B X)",
           Case(sp.Trace(M.I * (X42.T * B44s * X42)), X42, given=sym_bc),
           claims=[G(lambda v: -2 * v.C @ v.X @ inv(m(v)) @ v.X.T @ v.B @ v.X @ inv(m(v))
                     + 2 * v.B @ v.X @ inv(m(v)))],
           condition="$B$ and $C$ symmetric"),
-        E("127", "2.5", r"$\operatorname{tr}((A + X^\top C X)^{-1} X^\top B X)$",
+        E("127", "2.5", "tr((A + Xᵀ C X)⁻¹ Xᵀ B X)",
           Case(sp.Trace((A22 + M).I * (X42.T * B44s * X42)), X42,
                given={**sym_bc, "A": "symmetric"}),
           claims=[G(lambda v: -2 * v.C @ v.X @ inv(v.A + m(v)) @ v.X.T @ v.B @ v.X
@@ -989,7 +1002,7 @@ def _entries() -> list[Entry]:
               S("X", 2, 2), given=sym_bc, seed=0, integers=True),
           assumption="$A$ symmetric too",
           expected="assumption"),
-        Entry("128", "2.5", r"$\operatorname{tr}(\sin X)$", PRINTED["128"],
+        Entry("128", "2.5", "tr(sin X)", PRINTED["128"],
               kind="numeric", numeric=_sinm_case,
               note="sympy has no sine of a matrix: $F(X) = \\operatorname{tr} \\sin X$ is "
               "evaluated by `scipy.linalg.sinm` and the printed gradient by "
@@ -998,14 +1011,14 @@ def _entries() -> list[Entry]:
     xa = x3 - a3
     norm = sp.sqrt(_entry_of(xa.T * xa))
     out += [
-        E("129", "2.6", r"the two-norm $\lVert x - a \rVert$", Case(norm, x3),
+        E("129", "2.6", "the two-norm ‖x - a‖", Case(norm, x3),
           claims=[G(lambda v: (v.x - v.a) / np.linalg.norm(v.x - v.a))],
           note="Stated as $\\sqrt{(\\mathbf{x} - \\mathbf{a})^T(\\mathbf{x} - \\mathbf{a})}$ "
           "($\\mathbf{x} \\ne \\mathbf{a}$)."),
-        E("130", "2.6", r"the unit vector $(x - a) / \lVert x - a \rVert$", Case(xa * norm**-1, x3),
+        E("130", "2.6", "the unit vector (x - a) / ‖x - a‖", Case(xa * norm**-1, x3),
           claims=[Jac(lambda v: np.eye(3) / np.linalg.norm(v.x - v.a)
                       - (v.x - v.a) @ (v.x - v.a).T / np.linalg.norm(v.x - v.a) ** 3)]),
-        E("131", "2.6", r"$\lVert x \rVert^2$ and $\lVert x^\top x \rVert$",
+        E("131", "2.6", "‖x‖² and ‖xᵀ x‖",
           Case(_entry_of(x3.T * x3), x3),
           Case(sp.Abs(_entry_of(x3.T * x3)), x3), claims=[G(lambda v: 2 * v.x)],
           note="The two-norm of the scalar $\\mathbf{x}^T\\mathbf{x}$ is its absolute value "
@@ -1021,12 +1034,12 @@ def _entries() -> list[Entry]:
         ("136", "the chain rule, entry by entry", "general"),
         ("137", "the chain rule, as a trace", "general"),
         ("138", "symmetric matrices: the rule", "structured"),
-        ("139", r"$\operatorname{tr}(A X)$, $X$ symmetric", "structured"),
-        ("140", r"$\det X$, $X$ symmetric", "structured"),
-        ("141", r"$\ln \det X$, $X$ symmetric", "structured"),
-        ("142", r"$\operatorname{tr}(A X)$, $X$ diagonal", "structured"),
-        ("143", r"$\operatorname{tr}(A T)$, $T$ Toeplitz", "structured"),
-        ("144", r"$\operatorname{tr}(A T)$, $T$ symmetric Toeplitz", "structured"),
+        ("139", "tr(A X), X symmetric", "structured"),
+        ("140", "det X, X symmetric", "structured"),
+        ("141", "ln det X, X symmetric", "structured"),
+        ("142", "tr(A X), X diagonal", "structured"),
+        ("143", "tr(A T), T Toeplitz", "structured"),
+        ("144", "tr(A T), T symmetric Toeplitz", "structured"),
     )]
     return out
 

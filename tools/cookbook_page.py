@@ -162,11 +162,12 @@ def notebook(outcomes: dict[str, Any], bench: dict[str, Any], url: str) -> dict[
         _cell("markdown", "(sec-cookbook-table)=\n## Every identity at a glance\n\n"
               + cookbook.table(outcomes), "11-07"),
     ]
+    shown: dict[Any, str] = {}  # a function derived twice is shown once, then referred to
     for n, (section, title) in enumerate(cookbook.SECTIONS.items()):
         entries = [o for o in outcomes.values() if o.entry.section == section]
         anchor = "cookbook-section-" + section.replace(".", "-")
         text = f"({anchor})=\n## {title} (Cookbook section {section})\n\n" + "\n".join(
-            cookbook.render(o) for o in entries
+            cookbook.render(o, shown) for o in entries
         )
         cells.append(_cell("markdown", text, f"11-{10 + 2 * n:02d}"))
         cells.append(_cell("code", _assertions(section, entries), f"11-{11 + 2 * n:02d}"))
