@@ -261,6 +261,7 @@ KEY_FORMULAS = {
             "logdet", "det", "sympy-table",
         )
     },
+    "11_matrix_cookbook.ipynb": {"ch11-counts"},
     "08_second_derivatives.ipynb": {
         "ch8-quad-chain", "ch8-quad-forms", "ch8-quad-eigen", "ch8-tanh-hvp", "ch8-square",
         "ch8-inverse", "ch8-logdet",
