@@ -91,8 +91,8 @@ def main() -> None:
 
     rows, records = [], []
     for e in cookbook.ENTRIES:
-        if e.kind != "checked":
-            continue
+        if e.kind != "checked" or any(c.structure for c in e.cases):
+            continue  # sympy's diff has no structured variable (section 2.8)
         ours = cookbook.check(e)  # raises if derive's answer fails its check
         theirs, notes, t_ours, t_theirs = [], [], [], []
         for case in e.cases:

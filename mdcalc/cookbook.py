@@ -16,7 +16,11 @@ Verdicts:
   passes with it and fails (or the function is not real) without it;
 - ``"erratum"``: the printed form fails; a corrected form passes;
 - ``"not checked"``: a definition, or an identity sympy's matrix expressions do not state
-  (eigenvalues, complex values, structured matrices, chain rules for any function).
+  (eigenvalues, complex values, Toeplitz matrices, chain rules for any function).
+
+A symmetric or diagonal variable (section 2.8) is derived with ``derive(...,
+structure=...)``, and its printed right-hand side is read as the derivative by the
+independent entries of X (a claim of form ``"entries"``; see :mod:`mdcalc.structure`).
 
 Examples
 --------
@@ -30,6 +34,8 @@ Examples
 ['correct', 'correct', 'correct', 'correct']
 >>> cookbook.check(cookbook.entry("92")).verdict
 'erratum'
+>>> cookbook.check(cookbook.entry("141")).verdict  # ln det X, X symmetric
+'correct'
 """
 
 from __future__ import annotations
@@ -47,13 +53,14 @@ from mdcalc.check import CheckResult, check_derivative
 from mdcalc.derivation import Derivation, DerivationCheck, derive, to_latex
 from mdcalc.derivation.nodes import Entry as _KeptEntry
 from mdcalc.numeric import jacobian
+from mdcalc.structure import Subspace
 
 inv, det, tr = np.linalg.inv, np.linalg.det, np.trace
 mpow = np.linalg.matrix_power
 
 __all__ = [
-    "Case", "Claim", "Outcome", "ENTRIES", "SECTIONS", "VERDICTS", "assert_section", "check",
-    "check_all", "counts", "entry", "render", "summary", "table",
+    "Case", "Claim", "Outcome", "ENTRIES", "SECTIONS", "SECTION_NOTES", "VERDICTS",
+    "assert_section", "check", "check_all", "counts", "entry", "render", "summary", "table",
 ]
 
 VERDICTS = ("correct", "assumption", "erratum", "not checked")
@@ -70,20 +77,32 @@ SECTIONS = {
     "2.8": "Derivatives of structured matrices",
 }
 
+# What the page says once about a section (before its entries).
+SECTION_NOTES = {
+    "2.8": "On a symmetric or diagonal $X$, the Cookbook's right-hand sides in (139) to (142) "
+    "are the derivative by the independent entries of $X$ (`.entry_gradient` of "
+    "`derive(..., structure=...)`, $2 \\operatorname{sym} G - G \\odot I$ for symmetric $X$), not the "
+    "gradient in the trace inner product on the structured matrices ($\\operatorname{sym} G$, "
+    "`.gradient`): {ref}`chapter-structured` tells the two apart. Each is checked as the "
+    "derivative of $F$ by those entries, along directions inside the structure. Sympy's "
+    "`diff` has no structured variable, so these four are not in the comparison with sympy "
+    "({ref}`sec-cookbook-peers`).",
+}
+
 # Why an identity is not stated in sympy, by kind, and where the book takes it up.
 REASONS = {
     "definition": "a definition (of a layout or a function), not an identity: nothing to check",
     "general": "a rule for any function (a chain rule): not one expression",
     "eigenvalues": "eigenvalues and eigenvectors have no sympy matrix expression",
     "complex": "complex values and conjugates: derive and the checks work over the reals",
-    "structured": "a structured variable (symmetric, diagonal, Toeplitz): its entries are "
-    "not independent, which a MatrixSymbol's are",
+    "structured": "a rule about structured variables in general, or a Toeplitz variable, "
+    "which `derive`'s structures (symmetric, skew, diagonal, triangular) do not include",
     "matrix function": "a matrix function (a power series in X, such as sin X) has no sympy "
     "matrix expression; sympy's applyfunc acts entry by entry",
 }
 LINKS = {
     "general": "{ref}`chapter-backprop` uses the chain rule of differentials",
-    "structured": "the chapter on structured variables (book/10_structured_variables)",
+    "structured": "{ref}`chapter-structured` for the two derivatives on a structured variable",
 }
 
 
@@ -103,6 +122,10 @@ class Case:
     seed : int
     integers : bool
         Small integer values (for a counterexample printed on the page).
+    structure : str or None
+        X is of this structure (``"symmetric"``, ``"diagonal"``, ...): derived with
+        ``derive(..., structure=...)``, its value projected onto the structure, and checked
+        along directions inside it.
     """
 
     expr: Any
@@ -111,6 +134,7 @@ class Case:
     params: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
     integers: bool = False
+    structure: str | None = None
 
     def expression(self) -> Any:
         return self.expr() if callable(self.expr) else self.expr
@@ -124,7 +148,10 @@ class Claim:
     X's shape: the Cookbook's dF_kl/dX_ij), ``"jacobian"`` (the vec-Jacobian of a vector
     F, the Cookbook's [dx/dy]_ij = dx_i/dy_j), ``"differential"`` (``value(v, d)``, with
     ``d`` the direction of every variable, zero but for the one derived by), ``"relation"``
-    (``value(v, G)`` with G the numeric gradient: an array that must vanish) or ``"zero"``.
+    (``value(v, G)`` with G the numeric gradient: an array that must vanish), ``"zero"``
+    or ``"entries"`` (for a structured X: the derivative by the independent entries of X,
+    laid out in X's shape, as the Cookbook's section 2.8 prints it; it must be in the
+    structure itself).
     """
 
     form: str
@@ -205,6 +232,8 @@ def _values(case: Case) -> dict[Any, Any]:
             R = R + 2.0 * np.eye(rows)  # well away from singular
         if kind == "negative det" and np.linalg.det(R) > 0:
             R[0] = -R[0]
+        if s == case.wrt and case.structure is not None:
+            R = Subspace.for_shape(R.shape, case.structure).project(R)
         values[s] = R
     for s in expr.free_symbols:
         if isinstance(s, sp.Symbol) and s.name in case.params:
@@ -234,6 +263,8 @@ def _claim_result(claim: Claim, case: Case, r: Derivation, values: Mapping[Any, 
         message = "the relation holds" if ok else "the relation fails"
         return CheckResult(ok, float(np.max(np.abs(residual))) / scale, message, "relation",
                            None, "complex-step")
+    if claim.form == "entries":
+        return _entries_result(np.asarray(claim.value(v), dtype=float), case, f, X)
     if claim.form == "differential":
         zero = {s.name: np.zeros(np.shape(a)) for s, a in values.items() if np.ndim(a) == 2}
 
@@ -248,9 +279,43 @@ def _claim_result(claim: Claim, case: Case, r: Derivation, values: Mapping[Any, 
     return check_derivative(f, X, value)
 
 
+def _entries_result(E: np.ndarray, case: Case, f: Callable[..., Any],
+                    X: np.ndarray) -> CheckResult:
+    """The check of E, claimed as the derivative by the independent entries of a structured
+    X in X's layout: E must be in the structure, and its free entries (the row dF/dx) must
+    match the numeric derivative along the structure.
+
+    Examples
+    --------
+    >>> import numpy as np, sympy as sp
+    >>> X = sp.MatrixSymbol("X", 2, 2)
+    >>> case = Case(sp.log(sp.det(X)), X, structure="symmetric")
+    >>> S = np.array([[2.0, 1.0], [1.0, 3.0]])
+    >>> logdet = lambda V: np.log(np.linalg.det(V))
+    >>> G = np.linalg.inv(S)
+    >>> _entries_result(2 * G - G * np.eye(2), case, logdet, S).verdict
+    'correct'
+    >>> _entries_result(G, case, logdet, S).verdict  # sym G: the other derivative
+    'wrong'
+    """
+    if case.structure is None:
+        raise ValueError("a claim of form 'entries' needs a Case with a structure")
+    subspace = Subspace.for_shape(X.shape, case.structure)
+    if E.shape != X.shape:
+        raise ValueError(f"the claim is {E.shape}, not shaped like X {X.shape}")
+    if not subspace.contains(E):
+        return CheckResult(False, np.inf, "wrong: the claim is not in the structure of X",
+                           "entries", "outside-subspace", "none")
+    row = subspace.coordinates(E)[None, :]
+    return check_derivative(f, X, row, structure=case.structure)
+
+
 def _check_forms(r: Derivation, values: Mapping[Any, Any]) -> DerivationCheck:
     """The forms of r the page shows (the differential, and the gradient or else the
-    vec-Jacobian), each against the numeric derivative (``Derivation.check`` does all four)."""
+    vec-Jacobian), each against the numeric derivative (``Derivation.check`` does all four;
+    for a structured X it is used, and checks the derivative by the entries too)."""
+    if r.structure is not None:
+        return r.check(values)
     f = r.function(values)
     X = np.asarray(values[r.wrt], dtype=float)
     D = r.linear_map(values)
@@ -292,7 +357,7 @@ def check(e: Entry) -> Outcome:
     out = Outcome(e, "")
     wrong = False
     for n, case in enumerate(e.cases):
-        r = derive(case.expression(), case.wrt)
+        r = derive(case.expression(), case.wrt, structure=case.structure)
         values = _values(case)
         ours = _check_forms(r, values)
         if not ours:
@@ -455,7 +520,14 @@ def _forms(r: Derivation) -> str:
     X = to_latex(r.wrt)
     dF = to_latex(r.differential, {r.dX: rf"\mathrm{{d}}{X}"})
     lines = [rf"\mathrm{{d}}F &= {dF}"]
-    if r.gradient is not None:
+    if r.structure is not None and r.gradient is not None:
+        lines += [
+            rf"\nabla_S F &= {to_latex(r.gradient)} && \text{{the gradient on the {r.structure} "
+            r"matrices}",
+            rf"\frac{{\partial F}}{{\partial x}} &= {to_latex(r.entry_gradient)} && "
+            r"\text{by the independent entries}",
+        ]
+    elif r.gradient is not None:
         lines.append(rf"\nabla_{{{X}}} F &= {to_latex(r.gradient)}")
     else:
         vecJ = to_latex(r.vec_jacobian)
@@ -515,15 +587,15 @@ def render(outcome: Outcome, shown: dict[Any, str] | None = None) -> str:
     # one derivation per function and variable (a case may differ only in its values)
     distinct: dict[Any, tuple[Case, Derivation]] = {}
     for case, r, _ in outcome.derivations:
-        distinct.setdefault((r.expr, r.wrt), (case, r))
+        distinct.setdefault((r.expr, r.wrt, r.structure), (case, r))
     derivations = [(case, r, "") for case, r in distinct.values()]
     if outcome.verdict == "assumption" and outcome.outside_derivation is not None:
         case, r, _ = outcome.outside_derivation
         without = f", without the assumption ({_size_words(_values(case))})"
         derivations.append((case, r, without))
     for case, r, without in derivations:
-        by = case.wrt.name
-        key = (r.expr, r.wrt)
+        by = case.wrt.name if r.structure is None else f"{case.wrt.name} ({r.structure})"
+        key = (r.expr, r.wrt, r.structure)
         if shown is not None and key in shown:
             there = shown[key]  # the same derivation, shown at an earlier entry
             lines += ["", f"`derive` by {by}{without}: as in {there}."]
@@ -1034,12 +1106,40 @@ def _entries() -> list[Entry]:
         ("136", "the chain rule, entry by entry", "general"),
         ("137", "the chain rule, as a trace", "general"),
         ("138", "symmetric matrices: the rule", "structured"),
-        ("139", "tr(A X), X symmetric", "structured"),
-        ("140", "det X, X symmetric", "structured"),
-        ("141", "ln det X, X symmetric", "structured"),
-        ("142", "tr(A X), X diagonal", "structured"),
-        ("143", "tr(A T), T Toeplitz", "structured"),
-        ("144", "tr(A T), T symmetric Toeplitz", "structured"),
+    )]
+
+    def entries(value: Callable[..., Any]) -> Claim:
+        return Claim("entries", value)
+
+    def by_entries(number: str, title: str, *cases: Case, claim: Claim, **kw: Any) -> Entry:
+        return Entry(number, "2.8", title, PRINTED[number], cases=cases, claims=(claim,), **kw)
+
+    sym_X, spd_X = {"X": "symmetric"}, {"X": "spd"}
+    out += [
+        by_entries("139", "tr(A X), X symmetric",
+                   Case(sp.Trace(A * X33), X33, given=sym_X, structure="symmetric"),
+                   claim=entries(lambda v: v.A + v.A.T - v.A * np.eye(3)),
+                   condition="$X$ symmetric", note="Checked with a non-symmetric $A$."),
+        by_entries("140", "det X, X symmetric",
+                   Case(sp.det(X33), X33, given=spd_X, structure="symmetric"),
+                   claim=entries(lambda v: det(v.X) * (2 * inv(v.X) - inv(v.X) * np.eye(3))),
+                   condition="$X$ symmetric"),
+        by_entries("141", "ln det X, X symmetric",
+                   Case(sp.log(sp.det(X33)), X33, given=spd_X, structure="symmetric"),
+                   claim=entries(lambda v: 2 * inv(v.X) - inv(v.X) * np.eye(3)),
+                   condition="$X$ symmetric",
+                   note="Checked at a symmetric positive definite $X$, where "
+                   "$\\ln \\det X$ is real."),
+        by_entries("142", "tr(A X), X diagonal",
+                   Case(sp.Trace(A * X33), X33, structure="diagonal"),
+                   claim=entries(lambda v: v.A * np.eye(3)),
+                   condition="$X$ diagonal",
+                   note="Checked with a non-symmetric $A$. On a diagonal $X$ the two "
+                   "derivatives agree."),
+    ]
+    out += [_not(n, "2.8", t, "structured") for n, t in (
+        ("143", "tr(A T), T Toeplitz"),
+        ("144", "tr(A T), T symmetric Toeplitz"),
     )]
     return out
 

@@ -20,6 +20,7 @@ import sympy as sp  # type: ignore[import-untyped]
 import yaml
 
 from mdcalc import cookbook
+from mdcalc.structure import project
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "book" / "11_matrix_cookbook.ipynb"
@@ -73,6 +74,9 @@ def test_counts(outcomes: dict[str, cookbook.Outcome]) -> None:
     assert sum(c[v] for v in cookbook.VERDICTS) == c["entries"]
     assert c["checked"] == c["stated"] + 1  # (128), through scipy's sinm and cosm
     assert c["correct"] + c["assumption"] + c["erratum"] == c["checked"]
+    structured = sorted(n for n, o in outcomes.items() if any(c.structure for c in o.entry.cases))
+    assert structured == ["139", "140", "141", "142"]  # section 2.8, by the free entries
+    assert {outcomes[n].verdict for n in structured} == {"correct"}
     errata = sorted(n for n, o in outcomes.items() if o.verdict == "erratum")
     assumptions = sorted(n for n, o in outcomes.items() if o.verdict == "assumption")
     assert errata == ["92", "95"] and assumptions == ["127", "43", "51"]
@@ -87,6 +91,7 @@ def test_every_stated_identity_is_checked_at_non_square_sizes_where_it_allows(
         "36", "40", "41", "42", "43", "47", "49", "50", "51", "52", "57", "58", "60", "61",
         "62", "63", "64", "65", "66", "72", "90", "91", "92", "99", "105", "106", "107",
         "120", "121", "122", "124",
+        "139", "140", "141", "142",  # a structured (symmetric or diagonal) X is square
     }
     for n, o in outcomes.items():
         for case, r, _ in o.derivations:
@@ -123,6 +128,42 @@ def test_a_wrong_printed_form_is_an_erratum_and_never_correct() -> None:
     assert outcome.verdict == "erratum"
     with pytest.raises(AssertionError, match="49"):
         cookbook.assert_section({"49": cookbook.Outcome(e, "erratum")}, "2.1")
+
+
+def test_a_structured_claim_is_read_by_the_independent_entries() -> None:
+    """Break (141) on purpose: sym G = X^-1 (the gradient on the symmetric matrices) in place
+    of the Cookbook's 2 X^-1 - X^-1 ∘ I fails; so does (139) with A ∘ I dropped, and
+    (142) on a symmetric X (the diagonal structure is what makes A ∘ I right)."""
+    e = cookbook.entry("141")
+    sym_g = cookbook.Claim("entries", lambda v: np.linalg.inv(v.X))
+    broken = cookbook.Entry(e.number, e.section, e.title, e.printed, cases=e.cases,
+                            claims=(sym_g,))
+    outcome = cookbook.check(broken)
+    assert outcome.verdict == "wrong"
+    with pytest.raises(AssertionError, match="141"):
+        cookbook.assert_section({"141": outcome}, "2.8")
+    e = cookbook.entry("139")
+    no_diag = cookbook.Claim("entries", lambda v: v.A + v.A.T)
+    assert cookbook.check(cookbook.Entry(e.number, e.section, e.title, e.printed,
+                                         cases=e.cases, claims=(no_diag,))).verdict == "wrong"
+    e = cookbook.entry("142")
+    (case,) = e.cases
+    on_symmetric = cookbook.Case(case.expr, case.wrt, given={"X": "symmetric"},
+                                 structure="symmetric")
+    assert cookbook.check(cookbook.Entry(e.number, e.section, e.title, e.printed,
+                                         cases=(on_symmetric,), claims=e.claims)
+                          ).verdict == "wrong"
+
+
+def test_structured_values_are_in_their_structure() -> None:
+    for n in ("139", "140", "141", "142"):
+        (case,) = cookbook.entry(n).cases
+        X = cookbook._values(case)[case.wrt]
+        assert case.structure is not None
+        assert np.array_equal(X, project(X, case.structure)), n
+    (case,) = cookbook.entry("139").cases
+    A = cookbook._values(case)[sp.MatrixSymbol("A", 3, 3)]
+    assert not np.allclose(A, A.T)  # the printed form is for any A: checked at one not symmetric
 
 
 def test_a_stated_condition_matters_where_the_page_says_so() -> None:

@@ -54,8 +54,11 @@ vec-Jacobian), and the steps of the derivation folded under it. A verdict is one
 - **erratum**: the printed form fails the check; the entry gives a corrected form, which
   passes, and a counterexample in small integers;
 - **not checked**: a definition, or an identity that sympy's matrix expressions do not
-  state (eigenvalues, complex values, structured matrices, chain rules for a general
+  state (eigenvalues, complex values, Toeplitz matrices, chain rules for a general
   function), with the reason.
+
+A symmetric or diagonal variable (section 2.8) is derived with `derive(...,
+structure=...)` ({ref}`chapter-structured`).
 
 The entries are written by `mdcalc.cookbook.render` from the checked objects, and a cell at
 the end of each section asserts every verdict of that section. To find an entry, search
@@ -79,9 +82,10 @@ PEERS = """\
 (sec-cookbook-peers)=
 ## Side by side with sympy
 
-`benchmarks/cookbook_bench.py` gives the same {n} stated identities, in every case the page
-checks, to `mdcalc.derive` and to sympy's own `diff`, and checks both answers numerically in
-the same way (the benchmarks' README has the table for each identity):
+`benchmarks/cookbook_bench.py` gives the {n} stated identities on a general (unstructured)
+variable, in every case the page checks, to `mdcalc.derive` and to sympy's own `diff`, and
+checks both answers numerically in the same way (the benchmarks' README has the table for
+each identity):
 
 | tool | right | wrong | unevaluated | refused | median time per identity |
 |---|---|---|---|---|---|
@@ -151,7 +155,7 @@ def notebook(outcomes: dict[str, Any], bench: dict[str, Any], url: str) -> dict[
         _cell("markdown", INTRO, "11-00"),
         _cell("code", INSTALL.format(url=url), "11-01", ["remove-cell"]),
         _cell("code", "from mdcalc import cookbook\nfrom mdcalc.notation import glue_markdown",
-              "11-02"),
+              "11-02", ["hide-cell"]),  # the imports folded, as in every chapter
         _cell("code", "# every entry derived and checked, its verdict computed\n"
               "outcomes = cookbook.check_all()\ncounts = cookbook.counts(outcomes)\n"
               "print(counts)", "11-03"),
@@ -166,9 +170,10 @@ def notebook(outcomes: dict[str, Any], bench: dict[str, Any], url: str) -> dict[
     for n, (section, title) in enumerate(cookbook.SECTIONS.items()):
         entries = [o for o in outcomes.values() if o.entry.section == section]
         anchor = "cookbook-section-" + section.replace(".", "-")
-        text = f"({anchor})=\n## {title} (Cookbook section {section})\n\n" + "\n".join(
-            cookbook.render(o, shown) for o in entries
-        )
+        note = cookbook.SECTION_NOTES.get(section)
+        text = f"({anchor})=\n## {title} (Cookbook section {section})\n\n" + (
+            f"{note}\n\n" if note else ""
+        ) + "\n".join(cookbook.render(o, shown) for o in entries)
         cells.append(_cell("markdown", text, f"11-{10 + 2 * n:02d}"))
         cells.append(_cell("code", _assertions(section, entries), f"11-{11 + 2 * n:02d}"))
     return {
