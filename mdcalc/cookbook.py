@@ -82,11 +82,11 @@ SECTION_NOTES = {
     "2.8": "On a symmetric or diagonal $X$, the Cookbook's right-hand sides in (139) to (142) "
     "are the derivative by the independent entries of $X$ (`.entry_gradient` of "
     "`derive(..., structure=...)`, $2 \\operatorname{sym} G - G \\odot I$ for symmetric $X$), "
-    "not the gradient in the trace inner product on the structured matrices ($\\operatorname{sym} G$, "
-    "`.gradient`): {ref}`chapter-structured` tells the two apart. Each is checked as the "
-    "derivative of $F$ by those entries, along directions inside the structure. Sympy's "
-    "`diff` has no structured variable, so these four are not in the comparison with sympy "
-    "({ref}`sec-cookbook-peers`).",
+    "not the gradient in the trace inner product on the structured matrices "
+    "($\\operatorname{sym} G$, `.gradient`): {ref}`chapter-structured` tells the two apart. "
+    "Each is checked as the derivative of $F$ by those entries, along directions inside "
+    "the structure. Sympy's `diff` has no structured variable, so these four are not in the "
+    "comparison with sympy ({ref}`sec-cookbook-peers`).",
 }
 
 # Why an identity is not stated in sympy, by kind, and where the book takes it up.
