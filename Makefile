@@ -1,4 +1,6 @@
-# The two commands of the README: `make book` builds the website, `make test` runs every test.
+# The two commands of the README: `make book` builds the website, `make test` runs every test
+# (`make test ONLY=book/03_basis_vectors_and_vec.ipynb`: one chapter and its pages; `make check`:
+# the quick loop, no browser).
 # Each first creates and fills a local virtual environment (.venv) from requirements.txt
 # (tools/venv.sh: checks the Python version, remakes a .venv made by another Python).
 # `make help` lists every target.
@@ -13,13 +15,18 @@ BUILD_FLAGS := -W -n --keep-going
 # EDITION=web (solutions collapsed), student (solutions removed) or instructor (shown open).
 EDITION ?= web
 OUT := $(if $(filter web,$(EDITION)),.,_build/$(EDITION))
+# ONLY=book/03_basis_vectors_and_vec.ipynb (one or more pages): `make test` on those alone.
+ONLY ?=
 
-.PHONY: help book handout pdf test lab repository venv clean distclean
+.PHONY: help book handout pdf test check lab repository venv clean distclean
 
 help:
 	@echo "make book      build the website into _build/html/ (EDITION=student or instructor:"
 	@echo "               into _build/<edition>/_build/html/)"
 	@echo "make test      run every test: mdcalc, every notebook (nbval), the built sites"
+	@echo "make test ONLY=book/03_basis_vectors_and_vec.ipynb"
+	@echo "               one chapter: its notebook (nbval) and its pages in the browser"
+	@echo "make check     the quick loop, no browser: mdcalc's tests, doctests, every notebook"
 	@echo "make handout   the whole book on one printable page, with and without solutions"
 	@echo "make pdf       the whole book as a PDF, with and without solutions (_build/pdf/)"
 	@echo "make lab       open the chapters in JupyterLab"
@@ -49,12 +56,17 @@ pdf: handout
 	$(BIN)/python tools/handout_pdf.py _build/student/_build/singlehtml/book/intro.html _build/pdf/book-student.pdf
 
 # On every core (pytest-xdist); tests/xdist_units.py keeps each file's tests on one worker.
+# ONLY: tests/only_pages.py keeps the named notebooks and the checks of their pages.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto $(foreach page,$(ONLY),--only $(page))
+
+# Everything but what builds the site, opens a browser or makes a virtual environment.
+check: $(STAMP)
+	$(BIN)/python -m pytest -n auto -m "not site and not install"
 
 # (--allow-root only where make runs as root, as in CI containers.)
 lab: $(STAMP)
-	$(BIN)/jupyter lab book/ $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/jupyter lab book/ --config=tools/jupyter_lab_config.py $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # The one setting (repository.url) and the files that must follow it (tools/set_repository.py).
 repository: $(STAMP)

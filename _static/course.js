@@ -17,6 +17,22 @@ document.addEventListener("click", (event) => {
   }
 });
 
+/* A folded box (a solution on the web) opens when its title is clicked, anywhere in it.
+   sphinx-togglebutton 0.4 looks for its button from the element clicked, and finds none when
+   that is inside the title (its math, or what was a link): the click did nothing but throw.
+   Such a click is handed to the title itself. */
+document.addEventListener(
+  "click",
+  (event) => {
+    const title = event.target.closest(".admonition.toggle > .admonition-title");
+    if (!title || event.target === title || event.target.closest(".toggle-button")) return;
+    event.preventDefault();
+    event.stopPropagation();
+    title.click();
+  },
+  true,
+);
+
 /* Wide equations and figures scroll sideways (course.css). Each scrolling box goes inside a
    .scroll-hint that says which sides have more behind them ("left", "right", both or none),
    kept up to date as the reader scrolls or the window changes; a figure first gets a box of
@@ -58,27 +74,44 @@ window.addEventListener("load", () => {
   typeset.then(hintAll);
 });
 
-/* Paper cannot scroll: before printing, shrink each display equation wider than the page
-   until it fits, and restore it afterwards. (tools/handout_pdf.py sends "beforeprint" itself
-   once the page is laid out for print.) */
+/* Paper cannot scroll: before printing, shrink each display equation, and each block of code
+   or program output, wider than the page until it fits (its lines kept), and restore it
+   afterwards. (tools/handout_pdf.py sends "beforeprint" itself once the page is laid out
+   for print.) */
+function shrinkToFit(box, size) {
+  // Measured as on screen, where the box scrolls (so its full width counts).
+  const overflow = box.style.overflowX;
+  box.style.setProperty("overflow-x", "auto", "important");
+  const [inner, outer] = [box.scrollWidth, box.clientWidth];
+  box.style.overflowX = overflow;
+  if (inner > outer + 1) {
+    box.dataset.printFontSize = box.style.fontSize;
+    box.style.fontSize = size(inner, outer);
+  }
+}
 window.addEventListener("beforeprint", () => {
-  document.querySelectorAll('mjx-container[display="true"]').forEach((math) => {
-    // Measured as on screen, where the equation scrolls (so its full width counts).
-    const overflow = math.style.overflowX;
-    math.style.overflowX = "auto";
-    const [inner, outer] = [math.scrollWidth, math.clientWidth];
-    math.style.overflowX = overflow;
-    if (inner > outer + 1) {
-      // MathJax sets the container's font-size itself (to match the text): scale that.
-      math.dataset.printFontSize = math.style.fontSize;
-      const size = parseFloat(math.style.fontSize) || 100;
-      math.style.fontSize = `${(0.98 * size * outer) / inner}%`;
-    }
-  });
+  document.querySelectorAll('mjx-container[display="true"]').forEach((math) =>
+    // MathJax sets the container's font-size itself (to match the text): scale that.
+    shrinkToFit(math, (inner, outer) =>
+      `${(0.98 * (parseFloat(math.style.fontSize) || 100) * outer) / inner}%`));
+  document.querySelectorAll("pre").forEach((pre) =>
+    shrinkToFit(pre, (inner, outer) =>
+      `${(0.98 * parseFloat(getComputedStyle(pre).fontSize) * outer) / inner}px`));
 });
 window.addEventListener("afterprint", () => {
-  document.querySelectorAll("mjx-container[data-print-font-size]").forEach((math) => {
-    math.style.fontSize = math.dataset.printFontSize;
-    delete math.dataset.printFontSize;
+  document.querySelectorAll("[data-print-font-size]").forEach((box) => {
+    box.style.fontSize = box.dataset.printFontSize;
+    delete box.dataset.printFontSize;
+  });
+});
+
+/* The sidebar toggles' Bootstrap tooltips ("Toggle primary sidebar") show on focus, and
+   closing the menu gives the focus back to its toggle: after Escape, the tooltip stayed over
+   the icons. These two buttons keep their name (title, read by screen readers and shown by
+   the browser on hover) without the Bootstrap tooltip. */
+window.addEventListener("load", () => {
+  document.querySelectorAll(".primary-toggle, .secondary-toggle").forEach((button) => {
+    window.bootstrap?.Tooltip.getInstance(button)?.dispose();
+    button.removeAttribute("data-bs-toggle");
   });
 });

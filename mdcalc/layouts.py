@@ -438,7 +438,9 @@ def _evaluate(derivative: Any, subs: Mapping[Any, Any]) -> np.ndarray:
             "mdcalc evaluates sympy functions through numpy and scipy.special"
         ) from exc
     except (TypeError, ValueError, np.linalg.LinAlgError) as exc:
-        mdcalc_own = str(exc).startswith(("no value", "sympy's")) or "would take" in str(exc)
+        mdcalc_own = str(exc).startswith(("no value", "sympy's", "not differentiable")) or (
+            "would take" in str(exc)
+        )
         if isinstance(exc, NotNumeric) or (isinstance(exc, ValueError) and mdcalc_own):
             raise  # a missing value, a refused size, no number there: already clear
         raise ValueError(
@@ -532,11 +534,18 @@ def _node_value(expr: Any, subs: Mapping[Any, Any], cache: dict[Any, Any]) -> An
             out = np.kron(out, f)
         return out
     if isinstance(expr, MatrixElement):
-        return ev(expr.parent)[size(expr.i), size(expr.j)]
+        parent, i, j = ev(expr.parent), size(expr.i), size(expr.j)
+        if i >= parent.shape[0] or j >= parent.shape[1]:
+            raise ValueError(
+                f"the entry [{i}, {j}] of {expr.parent} is outside its shape {parent.shape}"
+            )
+        return parent[i, j]
     if isinstance(expr, ElementwiseApplyFunction):
         return _elementwise(expr.function)(ev(expr.expr))
     if isinstance(expr, sp.Pow):
         return np.power(ev(expr.base), ev(expr.exp))
+    if isinstance(expr, sp.Abs) and not expr.args[0].is_Matrix:
+        return _abs(ev(expr.args[0]))
     if isinstance(expr, sp.Function) and len(expr.args) == 1 and not expr.args[0].is_Matrix:
         return _scalar_function(type(expr))(ev(expr.args[0]))
     return _by_sympy(expr, subs)
@@ -586,18 +595,36 @@ def _sum(values: Any) -> Any:
 
 
 _FUNCTIONS: dict[Any, Any] = {}
-# What lambdify may use: our own numeric versions first, then scipy.special (erf, besselj,
-# gamma, ...: complex-safe), then numpy.
-_MODULES = [_NUMERIC, "scipy", "numpy"]
+
+
+def _abs(z: Any) -> Any:
+    """``|x|`` continued analytically off the real line (``±z`` by the sign of the real part),
+    so that the complex step sees the derivative sign(x) of a real x that is not 0."""
+    z = np.asarray(z)
+    return np.where(z.real < 0, -z, z) if np.iscomplexobj(z) else np.abs(z)
+
+
+def _lambdify(t: Any, body: Any) -> Any:
+    """numpy (and scipy.special, for erf and the like) code for a scalar function of t;
+    ``Abs`` as :func:`_abs`, and mdcalc's own functions by their ``_mdcalc_numpy``."""
+    import sympy as sp  # type: ignore[import-untyped]
+
+    own = {
+        type(f).__name__: type(f)._mdcalc_numpy
+        for f in body.atoms(sp.Function)
+        if hasattr(type(f), "_mdcalc_numpy")
+    }
+    body = body.replace(sp.Abs, sp.Function("_mdcalc_abs"))
+    return sp.lambdify(t, body, [{**_NUMERIC, **own, "_mdcalc_abs": _abs}, "scipy", "numpy"])
 
 
 def _scalar_function(cls: Any) -> Any:
-    """numpy's version of a sympy function of one scalar (``exp``, ``tanh``, ...)."""
+    """numpy's version of a sympy function of one scalar (``exp``, ``tanh``, ``erf``, ...)."""
     if cls not in _FUNCTIONS:
         import sympy as sp  # type: ignore[import-untyped]
 
         t = sp.Dummy("t")
-        _FUNCTIONS[cls] = sp.lambdify(t, cls(t), _MODULES)
+        _FUNCTIONS[cls] = _lambdify(t, cls(t))
     return _FUNCTIONS[cls]
 
 
@@ -608,7 +635,7 @@ def _elementwise(function: Any) -> Any:
 
         t = sp.Dummy("t")
         body = function(t)
-        fn = sp.lambdify(t, body, _MODULES)
+        fn = _lambdify(t, body)
         if not body.has(t):  # a constant function: lambdify would return a scalar
             _FUNCTIONS[function] = lambda a, fn=fn: np.full(np.shape(a), fn(0), dtype=complex)
         else:

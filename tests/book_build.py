@@ -28,16 +28,23 @@ INPUTS = ("_config.yml", "_toc.yml", "references.bib", "requirements.txt", "book
 ENVIRONMENT = {"BOOK_EXECUTE": "off"}
 
 
-def inputs_digest(edition: str, builder: str) -> str:
+def leftover(parts: tuple[str, ...]) -> bool:
+    """What JupyterLab and editors leave beside the sources (.ipynb_checkpoints/,
+    .virtual_documents/, swap, lock and backup files) and Python's caches: not the book's."""
+    return any(part.startswith(".") or part == "__pycache__" for part in parts) or (
+        parts[-1].endswith("~"))
+
+
+def inputs_digest(edition: str, builder: str, root: Path = ROOT) -> str:
     digest = hashlib.sha256(f"{edition} {builder} {sys.version} {ENVIRONMENT}\n".encode())
     for name in INPUTS:
-        path = ROOT / name
+        path = root / name
         files = sorted(path.rglob("*")) if path.is_dir() else [path]
         for file in files:
-            parts = file.relative_to(ROOT).parts
-            if not file.is_file() or "__pycache__" in parts or ".ipynb_checkpoints" in parts:
+            parts = file.relative_to(root).parts
+            if not file.is_file() or leftover(parts):
                 continue
-            digest.update(file.relative_to(ROOT).as_posix().encode() + b"\0")
+            digest.update(file.relative_to(root).as_posix().encode() + b"\0")
             digest.update(hashlib.sha256(file.read_bytes()).digest())
     return digest.hexdigest()
 

@@ -75,7 +75,9 @@ def launch() -> Iterator:
 
 
 class PageVisit:
-    """Open one URL with all non-local traffic blocked; collect what went wrong."""
+    """Open one URL with all non-local traffic blocked; collect what went wrong: requests
+    that left the machine (blocked), requests that failed, and errors in the console
+    (messages of level "error" and uncaught exceptions)."""
 
     def __init__(self, browser, allowed_scheme_host: tuple[str, str],
                  viewport: tuple[int, int] = (1280, 900)) -> None:
@@ -83,11 +85,14 @@ class PageVisit:
         self.context = browser.new_context(viewport={"width": width, "height": height})
         self.external: list[str] = []
         self.failed: list[str] = []
+        self.console_errors: list[str] = []
         self.allowed = allowed_scheme_host
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
         self.page.on("requestfailed", lambda r: self.failed.append(f"{r.url} ({r.failure})"))
         self.page.on("response", self._response)
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.console_errors.append(f"{error}"))
 
     def _route(self, route) -> None:
         url = urlparse(route.request.url)
@@ -96,6 +101,11 @@ class PageVisit:
         else:
             self.external.append(route.request.url)
             route.abort()
+
+    def _console(self, message) -> None:
+        if message.type == "error":
+            where = message.location.get("url", "")
+            self.console_errors.append(f"{message.text} ({where})" if where else message.text)
 
     def _response(self, response) -> None:
         if response.status >= 400:

@@ -1,8 +1,10 @@
-"""Shared fixtures: seeded random matrices for the running example Z = A H W, and the web
-edition's pages visited once per window size (tests/site_survey.py)."""
+"""Shared fixtures: seeded random matrices for the running example Z = A H W, and each
+edition's pages visited once (tests/site_survey.py)."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -55,17 +57,35 @@ def browser() -> Iterator:
 
 
 @pytest.fixture(scope="session")
-def survey(web_site: Path, web_server: str, browser) -> Callable[[tuple[int, int]], list]:
-    """survey(size): every page of the web edition at that window size, visited once per
-    test run (a site_survey.PageReport per page)."""
+def survey(request: pytest.FixtureRequest, browser) -> Callable[[str, tuple[int, int]], list]:
+    """survey(edition, size): every page of that edition at that window size, visited once
+    per test run (a site_survey.PageReport per page); only the pages named by --only, if
+    any (tests/only_pages.py). The time each visit's steps took is written to
+    _build/tests/page-timings.json (benchmarks/page_cost.py reads it)."""
+    from book_build import BUILD, build_book
+    from browser import serve
+    from only_pages import only_pages
+    from site_survey import LAPTOP
     from site_survey import survey as visit_every_page
 
-    done: dict[tuple[int, int], list] = {}
+    done: dict[tuple[str, tuple[int, int]], list] = {}
+    servers = contextlib.ExitStack()
+    urls: dict[str, str] = {}
 
-    def at(size: tuple[int, int]) -> list:
-        if size not in done:
-            done[size] = visit_every_page(browser, web_site, web_server, size,
-                                          web_site / "screenshots")
-        return done[size]
+    def at(edition: str, size: tuple[int, int]) -> list:
+        if (edition, size) not in done:
+            site = build_book(edition)
+            if edition not in urls:
+                urls[edition] = servers.enter_context(serve(site))
+            done[edition, size] = visit_every_page(
+                browser, site, urls[edition], size, site / "screenshots",
+                only=only_pages(request.config), axe=(edition, size) == ("web", LAPTOP))
+        return done[edition, size]
 
-    return at
+    yield at
+    servers.close()
+    if done:
+        timings = {f"{edition} {size[0]}x{size[1]}": {r.rel: r.seconds for r in reports}
+                   for (edition, size), reports in done.items()}
+        BUILD.mkdir(parents=True, exist_ok=True)
+        (BUILD / "page-timings.json").write_text(json.dumps(timings, indent=1) + "\n")

@@ -679,8 +679,8 @@ def _vector(name: str = "x", n: int = 3) -> Any:
 
 _KINKS = {
     "relu (Max) at 0": (lambda t: _sympy().Max(t, 0), [0.0, 1.0, -1.0]),
+    "abs at 0": (lambda t: _sympy().Abs(t), [0.0, 1.0, -1.0]),
     "sqrt at 0": (lambda t: _sympy().sqrt(t), [0.0, 1.0, 4.0]),
-    "Heaviside at 0": (lambda t: _sympy().Heaviside(t), [0.0, 1.0, -1.0]),
 }
 
 for _name, (_fn, _at) in _KINKS.items():
@@ -712,11 +712,11 @@ for _name, (_fn, _at) in _KINKS.items():
         return lambda: r.check({x: np.array(at)[:, None]}), judge
 
 
-@case(2, "derive: an elementwise abs is refused as unsupported (sympy leaves |t|' unevaluated)",
+@case(2, "derive: an elementwise Heaviside (derivative DiracDelta) is refused",
       allowed=("clear error",), error_says=("cannot differentiate",))
-def _abs_unsupported():
+def _heaviside():
     x = _vector()
-    return lambda: mdcalc.derive(x.applyfunc(_sympy().Abs), x), _refused
+    return lambda: mdcalc.derive(x.applyfunc(_sympy().Heaviside), x), _refused
 
 
 @case(2, "derive: the gradient of the norm at 0 is refused", allowed=("clear error",))

@@ -1,10 +1,16 @@
 """Running a chapter in JupyterLab, as book/run_yourself.md tells a reader to.
 
-Starts ``jupyter lab`` from this environment on 127.0.0.1 with a token, opens a copy of a
-chapter in headless Chromium, runs all its cells through the interface (the Run menu), and
-checks that every cell ran, that the printed outputs committed in the notebook appear, and
-that no cell shows an error. The server is stopped at the end. The copy keeps JupyterLab's
-autosave away from the book's own notebooks.
+Starts ``jupyter lab`` from this environment on 127.0.0.1 with a token and with the options
+of ``make lab`` (read from the Makefile: tools/jupyter_lab_config.py), on a copy of book/,
+opens a chapter in headless Chromium, and checks what a student sees: the file browser lists
+the chapters and not the book's Sphinx extensions (_ext/); the MyST of the notebook is
+rendered by jupyterlab-myst, as on the site: a citation, a solution's heading (the solutions
+span several cells, from ``solution-start`` to ``solution-end``, and jupyterlab-myst renders a
+cell at a time: JupyterLab shows them open, under "Solution to Exercise N"), cross-references
+and labels, with none of their source left showing. Then it runs all the cells through the
+interface (the Run menu), and checks that every cell ran, that the printed outputs committed
+in the notebook appear, and that no cell shows an error. The server is stopped at the end.
+The copy keeps JupyterLab's autosave (and its .ipynb_checkpoints/) away from the book.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -28,10 +35,21 @@ import pytest
 from book_build import ROOT
 from browser import PageVisit, requires_chromium
 
-pytestmark = requires_chromium
+pytestmark = [requires_chromium, pytest.mark.site]
 CHAPTER = "01_the_question.ipynb"
 TIMEOUT_MS = int(os.environ.get("LAB_TEST_TIMEOUT_MS", "300000"))  # generous: a busy machine
 JUPYTER = Path(sys.executable).with_name("jupyter")
+
+
+def make_lab_options() -> list[str]:
+    """The options `make lab` gives `jupyter lab` (after the folder), as the Makefile says."""
+    dry = subprocess.run(["make", "--no-print-directory", "-n", "lab"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    line = next(line for line in dry.splitlines() if re.search(r"jupyter lab book/", line))
+    options = line.split("jupyter lab book/", 1)[1].split()
+    assert any(o.startswith("--config=") for o in options), line
+    return [o.replace("--config=", f"--config={ROOT}/", 1) if o.startswith("--config=")
+            else o for o in options if o != "--allow-root"]
 
 
 def free_port() -> int:
@@ -45,8 +63,8 @@ def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     if importlib.util.find_spec("jupyterlab") is None:
         pytest.fail("JupyterLab is not installed, though requirements.txt pins it: `make venv`")
     work = tmp_path / "book"
-    work.mkdir()
-    shutil.copy(ROOT / "book" / CHAPTER, work / CHAPTER)
+    shutil.copytree(ROOT / "book", work, ignore=shutil.ignore_patterns(
+        ".ipynb_checkpoints", "__pycache__"))
     token, port = secrets.token_hex(16), free_port()
     # Settings, workspaces and runtime files of this server stay in the test's folder. Every
     # cell stays in the page (JupyterLab 4 otherwise renders only those near the screen).
@@ -61,7 +79,7 @@ def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     server = subprocess.Popen(
         [str(JUPYTER), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+         *make_lab_options(),
          *(["--allow-root"] if os.geteuid() == 0 else [])],  # CI runs as root
         cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -97,6 +115,19 @@ def committed_stream_lines(notebook: Path) -> list[str]:
     return lines
 
 
+# The text of the rendered Markdown cells: what MyST source would look like, left raw.
+RAW_MYST = re.compile(r"\{(?:cite|cite:p|cite:t|eq|ref|numref|doc)\}`|:class: dropdown|"
+                      r"^\([\w-]+\)=$|```\{|:::\{", re.M)
+RENDERED = """() => ({
+    files: Array.from(document.querySelectorAll('.jp-DirListing-itemText'),
+                      (e) => e.textContent.trim()),
+    citations: document.querySelectorAll('.jp-MarkdownCell .cite-group').length,
+    text: Array.from(document.querySelectorAll('.jp-MarkdownCell .jp-RenderedMarkdown,'
+                                                + ' .jp-MarkdownCell .myst'),
+                     (e) => e.innerText).join('\\n'),
+})"""
+
+
 def test_a_chapter_runs_in_jupyterlab(lab: tuple[str, Path], browser) -> None:
     url, work = lab
     expected = committed_stream_lines(work / CHAPTER)
@@ -113,6 +144,20 @@ def test_a_chapter_runs_in_jupyterlab(lab: tuple[str, Path], browser) -> None:
             arg=code_cells, timeout=TIMEOUT_MS)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
                                timeout=TIMEOUT_MS)
+        # What the student sees before running anything: MyST rendered, the chapters listed.
+        page.wait_for_selector(".jp-MarkdownCell .cite-group", timeout=TIMEOUT_MS)
+        try:  # jupyterlab-myst renders the cells one after the other
+            page.wait_for_function("""() => Array.from(document.querySelectorAll(
+                '.jp-MarkdownCell')).some((c) => c.innerText.includes('Solution to Exercise'))""",
+                                   timeout=60_000)
+        except Exception:
+            pass  # said below, with what was rendered
+        seen = page.evaluate(RENDERED)
+        assert CHAPTER in seen["files"] and "_ext" not in seen["files"], seen["files"]
+        assert seen["citations"] >= 1, "no citation rendered"
+        assert "Solution to Exercise" in seen["text"], "no solution's heading rendered"
+        raw = sorted(set(RAW_MYST.findall(seen["text"])))
+        assert not raw, f"MyST shown raw in JupyterLab: {raw}"
         # Run > Run All Cells; again if the click came before the kernel was connected.
         for _attempt in range(5):
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()

@@ -55,16 +55,43 @@ def test_notebook_installs_mdcalc_from_the_configured_repository(notebook: Path)
     assert "remove-cell" in code[0]["metadata"].get("tags", [])
 
 
-def test_one_command_points_everything_at_another_repository(tmp_path: Path) -> None:
+def book_sources(root: Path = ROOT) -> list[Path]:
+    """The book's own files in book/: what a user's editor or JupyterLab leaves there
+    (.ipynb_checkpoints/, backups, swap and lock files) is not the book's."""
+    return sorted(p for p in (root / "book").iterdir()
+                  if p.is_file() and not p.name.startswith((".", "~")) and not
+                  p.name.endswith(("~", ".swp", ".bak")))
+
+
+def copy_for_make_repository(root: Path, to: Path) -> None:
+    """What `make repository` reads and writes, copied from ``root`` to ``to``."""
+    for path in [root / "_config.yml", root / "README.md", root / "tools/set_repository.py",
+                 *book_sources(root)]:
+        target = to / path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+
+
+def make_repository(where: Path, url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "tools/set_repository.py", url], cwd=where,
+                          capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("given", [
+    "https://github.com/someone/their-course",
+    "https://github.com/someone/their-course.git",  # GitHub's "clone" button
+    "https://github.com/someone/their-course/",
+    "git@github.com:someone/their-course.git",  # the SSH form
+])
+def test_one_command_points_everything_at_another_repository(tmp_path: Path,
+                                                             given: str) -> None:
     """`make repository URL=...` changes the setting and every place that must follow it
-    (install cells, clone line), and nothing else in those files."""
-    for name in ("_config.yml", "tools/set_repository.py", *(
-            p.relative_to(ROOT).as_posix() for p in (ROOT / "book").glob("*.*"))):
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ROOT / name, tmp_path / name)
+    (install cells, the clone line and the folder it makes, the README's pip line), and
+    nothing else in those files; a clone URL is written as the repository's address."""
+    copy_for_make_repository(ROOT, tmp_path)
     old, new = CONFIG["repository"]["url"], "https://github.com/someone/their-course"
-    result = subprocess.run([sys.executable, "tools/set_repository.py", new], cwd=tmp_path,
-                            capture_output=True, text=True)
+    old_folder = old.rsplit("/", 1)[1]
+    result = make_repository(tmp_path, given)
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load((tmp_path / "_config.yml").read_text())
     assert config["repository"]["url"] == new
@@ -74,9 +101,80 @@ def test_one_command_points_everything_at_another_repository(tmp_path: Path) -> 
         after = (tmp_path / "book" / notebook.name).read_text()
         assert f"git+{new}" in after and old not in after, notebook.name
         assert after == before.replace(f"git+{old}", f"git+{new}"), notebook.name
-    assert f"git clone {new}" in (tmp_path / "book/run_yourself.md").read_text()
-    for page in (ROOT / "book").glob("*.md"):  # no page still names the old repository
-        assert old not in (tmp_path / "book" / page.name).read_text(), page.name
+    run_yourself = (tmp_path / "book/run_yourself.md").read_text()
+    assert f"git clone {new}\ncd their-course\n" in run_yourself
+    readme = (tmp_path / "README.md").read_text()
+    assert f"git clone {new}\n" in readme and "pip install ./their-course " in readme
+    assert f'"mdcalc @ git+{new}"' in readme
+    for page in [*(tmp_path / "book").glob("*.md"), tmp_path / "README.md"]:
+        text = page.read_text()  # no page still names the old repository or its folder
+        assert old not in text and f"cd {old_folder}" not in text, page.name
+        assert f"./{old_folder}" not in text, page.name
+        assert ".git\n" not in text and ".git " not in text, page.name
+
+
+@pytest.mark.parametrize("given", ["https://gitlab.com/someone/their-course",
+                                   "github.com/someone/their-course", "someone/their-course",
+                                   "https://github.com/someone"])
+def test_make_repository_refuses_what_is_no_github_repository(tmp_path: Path,
+                                                              given: str) -> None:
+    copy_for_make_repository(ROOT, tmp_path)
+    before = (tmp_path / "_config.yml").read_text()
+    result = make_repository(tmp_path, given)
+    assert result.returncode != 0
+    assert "https://github.com/OWNER/REPO" in result.stderr and given in result.stderr
+    assert (tmp_path / "_config.yml").read_text() == before
+
+
+# What JupyterLab (`make lab`) and editors leave beside the notebooks.
+LEFTOVERS = {
+    ".ipynb_checkpoints/01_the_question-checkpoint.ipynb": "{}",
+    ".ipynb_checkpoints/intro-checkpoint.md": "# old",
+    ".virtual_documents/01_the_question.ipynb": "",
+    "01_the_question.ipynb~": "{",
+    ".01_the_question.ipynb.swp": "",
+    ".~lock.intro.md#": "",
+    ".DS_Store": "",
+    "__pycache__/x.cpython-311.pyc": "",
+}
+
+
+def test_what_jupyterlab_and_editors_leave_behind_breaks_no_test(tmp_path: Path) -> None:
+    """`make lab`, then `make test`: JupyterLab's .ipynb_checkpoints/ (and an editor's
+    backups and swap files) in book/ change nothing that the tests and tools read: the files
+    `make repository` copies and writes, what pytest collects (nbval: the notebooks alone),
+    and what decides whether the test builds of the site are out of date."""
+    from book_build import inputs_digest
+
+    sandbox = tmp_path / "repo"
+    for name in ("_config.yml", "_toc.yml", "README.md", "pyproject.toml", "references.bib",
+                 "requirements.txt"):
+        (sandbox / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, sandbox / name)
+    for folder in ("book", "tools", "tests", "mdcalc", "_static"):
+        shutil.copytree(ROOT / folder, sandbox / folder,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    clean = inputs_digest("web", "html", root=sandbox)
+    for name, text in LEFTOVERS.items():
+        (sandbox / "book" / name).parent.mkdir(parents=True, exist_ok=True)
+        (sandbox / "book" / name).write_text(text)
+
+    assert [p.name for p in book_sources(sandbox)] == [p.name for p in book_sources()]
+    copy_for_make_repository(sandbox, tmp_path / "copy")
+    assert make_repository(sandbox, "https://github.com/someone/their-course").returncode == 0
+    assert inputs_digest("web", "html", root=sandbox) != clean  # the URL changed: rebuild
+    shutil.copy(ROOT / "_config.yml", sandbox / "_config.yml")
+    for path in book_sources():
+        shutil.copy(path, sandbox / "book" / path.name)
+    shutil.copy(ROOT / "README.md", sandbox / "README.md")
+    assert inputs_digest("web", "html", root=sandbox) == clean  # leftovers: no rebuild
+
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q",
+         "book"], cwd=sandbox, capture_output=True, text=True)
+    assert collected.returncode == 0, collected.stdout[-3000:] + collected.stderr[-3000:]
+    files = {line.split("::")[0] for line in collected.stdout.splitlines() if "::" in line}
+    assert files == {f"book/{p.name}" for p in NOTEBOOKS}, sorted(files)
 
 
 # --------------------------------------------------------------------------------------
@@ -163,6 +261,7 @@ KEY_FORMULAS = {
             "logdet", "det", "sympy-table",
         )
     },
+    "11_matrix_cookbook.ipynb": {"ch11-counts"},
     "08_second_derivatives.ipynb": {
         "ch8-quad-chain", "ch8-quad-forms", "ch8-quad-eigen", "ch8-tanh-hvp", "ch8-square",
         "ch8-inverse", "ch8-logdet",
@@ -213,3 +312,46 @@ def test_every_figure_is_named_captioned_folded_and_described(notebook: Path) ->
         assert figure.get("caption"), f"no caption: {notebook.name}: {head!r}"
         assert len(alt.split()) >= 5, f"alt text must say what it shows: {head!r}"
         assert "hide-input" in meta.get("tags", []), f"plotting code not folded: {head!r}"
+
+
+# --------------------------------------------------------------------------------------
+# What a reader meets first, and what only an edition can say (issue 21)
+# --------------------------------------------------------------------------------------
+
+
+def first_visible_code_cell(notebook: Path) -> dict:
+    """The first code cell the page shows (the Colab install cell is removed)."""
+    return next(c for c in _cells(notebook, "code")
+                if "remove-cell" not in c["metadata"].get("tags", []))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_imports_are_folded(notebook: Path) -> None:
+    """Each chapter opens with a cell importing the book's machinery (glue_math,
+    index_formula, ...): plumbing, folded (hide-cell) as the anchors fold it, not the first
+    thing a reader meets. tools/fold_imports.py folds it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fold_imports", ROOT / "tools/fold_imports.py")
+    fold_imports = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fold_imports)
+    cell = first_visible_code_cell(notebook)
+    if fold_imports.only_imports("".join(cell["source"])):
+        assert "hide-cell" in cell["metadata"].get("tags", []), (
+            f"{notebook.name}: its first cell of imports is shown: "
+            "python tools/fold_imports.py folds it")
+
+
+EDITION_SENTENCE = re.compile(r"worked solution follows each exercise|"
+                              r"open in the instructor edition", re.I)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_notebook_says_where_the_solutions_are(notebook: Path) -> None:
+    """Where the worked solutions are (folded, open, left out) depends on the edition, so
+    the edition says it (book/_ext/edition.py, SOLUTIONS_NOTE), not the notebook, which
+    every edition shares (the student edition said "left out of the student edition")."""
+    for cell in _cells(notebook, "markdown"):
+        found = EDITION_SENTENCE.search("".join(cell["source"]))
+        assert not found, (f"{notebook.name} says {found[0]!r}: "
+                           "python tools/fold_imports.py removes the sentence")

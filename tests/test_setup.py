@@ -52,9 +52,22 @@ def sandbox(tmp_path: Path) -> Path:
 def test_help_lists_every_target() -> None:
     result = make("help")
     assert result.returncode == 0, result.stderr
-    for target in ("book", "test", "handout", "pdf", "lab", "repository", "venv", "clean",
-                   "distclean"):
+    for target in ("book", "test", "check", "handout", "pdf", "lab", "repository", "venv",
+                   "clean", "distclean"):
         assert f"make {target}" in result.stdout, target
+    assert "make test ONLY=book/" in result.stdout  # one chapter and its pages
+
+
+def test_check_and_one_chapter_run_what_the_readme_says() -> None:
+    """`make check` leaves out the tests marked site and install; `make test ONLY=...` hands
+    the pages to pytest's --only (tests/only_pages.py)."""
+    check = make("-n", "check", "VENV=/v").stdout.splitlines()[-1]
+    assert check == '/v/bin/python -m pytest -n auto -m "not site and not install"', check
+    one = make("-n", "test", "VENV=/v", "ONLY=book/a.ipynb book/b.md").stdout.splitlines()[-1]
+    assert one.endswith("pytest -n auto --only book/a.ipynb --only book/b.md"), one
+    readme = (ROOT / "README.md").read_text()
+    assert "make test ONLY=book/03_basis_vectors_and_vec.ipynb" in readme
+    assert "make check" in readme
 
 
 def test_clean_keeps_the_virtual_environment_and_distclean_removes_it() -> None:

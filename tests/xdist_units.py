@@ -19,6 +19,8 @@ import pytest
 SAME_UNIT = {"test_accessibility.py": "tests/test_site.py"}
 
 
+# Optional: pytest runs without xdist too (`-p no:xdist`), and then no one calls it.
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     from xdist.scheduler import LoadScopeScheduling
 

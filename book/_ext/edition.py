@@ -21,6 +21,7 @@ import json
 import os
 import re
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from docutils import nodes
@@ -100,19 +101,61 @@ def strip_solutions_from_notebook(notebook: dict[str, Any]) -> dict[str, Any]:
     return {**notebook, "cells": cells}
 
 
+# What each edition says about the worked solutions, once per page that has any, before its
+# first exercise (the notebooks do not say it: what is true depends on the edition).
+SOLUTIONS_NOTE = {
+    "web": "A worked solution follows each exercise, folded: try the exercise first, then "
+           "click the solution's title to open it.",
+    "instructor": "A worked solution follows each exercise, shown open; the student edition "
+                  "leaves them out.",
+    "student": "",
+}
+
+
+def _has_class(name: str) -> Callable[[nodes.Node], bool]:
+    """A condition for docutils' findall: an element of that class."""
+    return lambda node: isinstance(node, nodes.Element) and name in node.get("classes", [])
+
+
 def _apply_edition(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     # Done on the resolved doctree, after sphinx-exercise has gathered the cells between
     # solution-start and solution-end into one node. (Its own hide_solutions option cannot
     # be used: with gated solutions it leaves a node that no writer knows.) The search index
     # is made from this same doctree, so it loses the solutions' words too.
     edition = _edition()
-    for node in list(doctree.findall(nodes.Element)):
-        if "solution" not in node.get("classes", []):
-            continue
+    solutions = list(doctree.findall(_has_class("solution")))
+    if not solutions:
+        return
+    _say_where_the_solutions_are(doctree, solutions[0], SOLUTIONS_NOTE[edition])
+    for node in solutions:
         if edition == "student":
             node.parent.remove(node)
-        elif edition == "instructor" and "dropdown" in node["classes"]:
-            node["classes"].remove("dropdown")
+        elif edition == "instructor":
+            if "dropdown" in node["classes"]:
+                node["classes"].remove("dropdown")
+        else:
+            _title_opens_the_solution(node)
+
+
+def _say_where_the_solutions_are(doctree: nodes.document, first_solution: nodes.Element,
+                                 note: str) -> None:
+    if not note:
+        return
+    exercise = next(doctree.findall(_has_class("exercise")), None)
+    anchor = exercise if exercise is not None else first_solution
+    paragraph = nodes.paragraph(note, note, classes=["edition-note"])
+    anchor.parent.insert(anchor.parent.index(anchor), paragraph)
+
+
+def _title_opens_the_solution(solution: nodes.Element) -> None:
+    """A folded solution opens when its title is clicked; sphinx-exercise makes the
+    exercise's name in that title a link, which took the click and jumped to the exercise
+    instead. The name stays, as text."""
+    title = next((child for child in solution.children if isinstance(child, nodes.title)), None)
+    if title is None:
+        return
+    for reference in list(title.findall(nodes.reference)):
+        reference.replace_self(reference.children)
 
 
 def _edition_settings(app: Sphinx, config: Any) -> None:
@@ -181,9 +224,17 @@ def _prune_search_index(outdir: Path) -> None:
                           encoding="utf-8")
 
 
+def _name_the_edition(app: Sphinx, pagename: str, templatename: str,
+                      context: dict[str, Any], doctree: Any) -> None:
+    # Read by tools/handout_pdf.py, whose title page says which edition it prints.
+    context["metatags"] = (context.get("metatags", "")
+                           + f'\n<meta name="book-edition" content="{_edition()}" />')
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     _edition()  # fail early on a misspelt edition
     app.connect("config-inited", _edition_settings)
+    app.connect("html-page-context", _name_the_edition)
     app.connect("doctree-resolved", _apply_edition)
     app.connect("build-finished", _strip_written_sources)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}

@@ -57,9 +57,12 @@ def derive(expr: Any, wrt: Any, *, name: str = "F", structure: str | None = None
     expr : sympy matrix expression (or scalar expression of matrices)
         Built from ``MatrixSymbol`` s with integer or symbolic dimensions: sums,
         differences, scalar multiples, products, integer powers, transposes, inverses,
-        traces, determinants, ``log``, Hadamard products and powers, elementwise
-        functions (``applyfunc`` with exp, log, tanh, sin, cos, powers...), identity,
-        zero and constant matrices. Vectors are n x 1 matrices.
+        traces, determinants, ``log``, ``Abs`` (``log(Abs(det(X)))`` for either sign),
+        Hadamard and Kronecker products, Hadamard powers, entries (``M[i, j]``, and
+        sympy's index sums), elementwise functions (``applyfunc`` with exp, log, tanh,
+        erf, powers...), scalar functions, identity, zero and constant matrices.
+        Vectors are n x 1 matrices. Where a kink has no derivative (``Abs`` or ``Max``
+        at 0) the numeric views raise a ``ValueError``.
     wrt : sympy.MatrixSymbol
         The variable X.
     name : str

@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import sympy as sp  # type: ignore[import-untyped]
+from sympy.matrices.expressions.matexpr import MatrixElement  # type: ignore[import-untyped]
 
 from mdcalc.derivation.latex import _Printer
 from mdcalc.derivation.maps import (
     _Had,
+    _Kron,
     _mm,
     _Mul,
     _node_shape,
@@ -22,7 +24,15 @@ from mdcalc.derivation.maps import (
     _Tr,
     _Var,
 )
-from mdcalc.derivation.nodes import Commutation, DiagVec, Vec, _factor
+from mdcalc.derivation.nodes import (
+    Commutation,
+    DiagVec,
+    Entry,
+    UnitVector,
+    Unvec,
+    Vec,
+    _factor,
+)
 
 
 def _to_sympy(node: Any, dX: Any, names: dict[Any, Any], printer: _Printer | None) -> Any:
@@ -54,9 +64,17 @@ def _to_sympy(node: Any, dX: Any, names: dict[Any, Any], printer: _Printer | Non
         if isinstance(n, _Scale):
             return _mm(n.c, go(n.inner))
         if isinstance(n, _Tr):
+            if n.entry:
+                return Entry(go(n.inner), 0, 0)
+            entry = _as_entry(n.inner)
+            if entry is not None:
+                L, inner, R, i, j = entry
+                return MatrixElement(_mm(*L, go(inner), *R), i, j)
             return sp.Trace(go(n.inner))
         if isinstance(n, _Outer):
             return _mm(go(n.inner), n.M)
+        if isinstance(n, _Kron):
+            return sp.KroneckerProduct(*[m for m in (n.L, go(n.inner), n.R) if m is not None])
         if isinstance(n, _Sum):
             if not n.terms:
                 return sp.ZeroMatrix(*n.shape) if n.shape else sp.S.Zero
@@ -64,6 +82,22 @@ def _to_sympy(node: Any, dX: Any, names: dict[Any, Any], printer: _Printer | Non
         raise TypeError(f"not a linear map: {n!r}")
 
     return go(node)
+
+
+def _as_entry(node: Any) -> Any:
+    """``(L, inner, R, i, j)`` when ``node`` is ``e_i^T L inner R e_j`` (an entry), else None."""
+    if not isinstance(node, _Mul) or node.L is None or node.R is None:
+        return None
+    left = list(node.L.args) if isinstance(node.L, sp.MatMul) else [node.L]
+    right = list(node.R.args) if isinstance(node.R, sp.MatMul) else [node.R]
+    first, last = left[0], right[-1]
+    if not (
+        isinstance(first, sp.Transpose)
+        and isinstance(first.arg, UnitVector)
+        and isinstance(last, UnitVector)
+    ):
+        return None
+    return left[1:], node.inner, right[:-1], first.arg.args[1], last.args[1]
 
 
 def _vec_jacobian(node: Any, X: Any, out_size: Any) -> Any:
@@ -88,6 +122,8 @@ def _vec_jacobian(node: Any, X: Any, out_size: Any) -> Any:
             return _mm(Vec(sp.Identity(q)).T, go(n.inner, None))
         if isinstance(n, _Outer):
             return _mm(Vec(n.M), go(n.inner, None))
+        if isinstance(n, _Kron):
+            return _times(_kron_vec(n), go(n.inner, None))
         if isinstance(n, _Sum):
             if not n.terms:
                 return sp.ZeroMatrix(out_size, m * p)
@@ -95,6 +131,24 @@ def _vec_jacobian(node: Any, X: Any, out_size: Any) -> Any:
         raise TypeError(f"not a linear map: {n!r}")
 
     return go(node, out_size)
+
+
+def _kron_vec(n: _Kron) -> Any:
+    """The matrix of ``vec K -> vec(L ⊗ K ⊗ R)``, by Magnus and Neudecker's rearrangement
+    ``vec(A ⊗ B) = (I_n ⊗ K_{q,m} ⊗ I_p)(vec A ⊗ vec B)`` for A (m x n) and B (p x q),
+    applied to K ⊗ R, then to L ⊗ (K ⊗ R)."""
+    rows, cols = _node_shape(n.inner)
+    factors = []
+    if n.R is not None:  # vec(K ⊗ R) = (I_q ⊗ K_{d,p} ⊗ I_c)(I_{pq} ⊗ vec R) vec K
+        c, d = n.R.shape
+        shuffle = sp.KroneckerProduct(sp.Identity(cols), Commutation(d, rows), sp.Identity(c))
+        factors += [sp.KroneckerProduct(sp.Identity(rows * cols), Vec(n.R)), shuffle]
+        rows, cols = rows * c, cols * d
+    if n.L is not None:  # vec(L ⊗ M) = (I_b ⊗ K_{Q,a} ⊗ I_P)(vec L ⊗ I_{PQ}) vec M
+        a, b = n.L.shape
+        shuffle = sp.KroneckerProduct(sp.Identity(b), Commutation(cols, a), sp.Identity(rows))
+        factors += [sp.KroneckerProduct(Vec(n.L), sp.Identity(rows * cols)), shuffle]
+    return sp.MatMul(*reversed(factors))
 
 
 def _kron(a: Any, b: Any) -> Any:
@@ -139,6 +193,9 @@ def _gradient(node: Any, X: Any, start: Any) -> Any:
             return adj(n.inner, _mm(G, sp.Identity(q)))
         if isinstance(n, _Outer):
             return adj(n.inner, sp.Trace(_mm(n.M.T, G)))
+        if isinstance(n, _Kron):  # through the vec-Jacobian of the Kronecker factor
+            rows, cols = _node_shape(n.inner)
+            return adj(n.inner, Unvec(_mm(_kron_vec(n).T, Vec(G)), rows, cols))
         if isinstance(n, _Sum):
             if not n.terms:
                 return sp.ZeroMatrix(*X.shape)

@@ -10,8 +10,8 @@ from typing import Any
 import sympy as sp  # type: ignore[import-untyped]
 
 from mdcalc.derivation.latex import _Printer
-from mdcalc.derivation.maps import _Had, _Mul, _Outer, _Scale, _Sum, _Tr, _Var
-from mdcalc.derivation.nodes import _factor
+from mdcalc.derivation.maps import _Had, _Kron, _Mul, _Outer, _Scale, _Sum, _Tr, _Var
+from mdcalc.derivation.nodes import Split, UnitVector, _factor
 from mdcalc.notation import index_product
 
 
@@ -56,8 +56,10 @@ class IndexForm:
     einsum: str
 
 
-# (coefficient, factors [(expr, (a, b))], output indices, input indices)
-_RawTerm = tuple[Any, list[Any], tuple[int, ...], tuple[int, ...]]
+# (coefficient, factors [(expr, indices)], output index groups, input indices). A group is a
+# tuple of indices: one for a matrix index, several for a row or column of a Kronecker
+# product (its factors' indices, in numpy's kron order).
+_RawTerm = tuple[Any, list[Any], tuple[tuple[int, ...], ...], tuple[int, ...]]
 
 
 class _Index:
@@ -71,34 +73,48 @@ class _Index:
         self.dims.append(dim)
         return len(self.dims) - 1
 
+    def split(self, M: Any, rows: tuple[int, ...], cols: tuple[int, ...]) -> Any:
+        """M indexed by index groups: split when a group holds more than one index."""
+        if len(rows) == 1 and len(cols) == 1:
+            return M
+        return Split(M, [self.dims[x] for x in rows], [self.dims[x] for x in cols])
+
     def terms(self, node: Any, inn: tuple[int, ...]) -> list[_RawTerm]:
-        """Terms (coefficient, factors [(expr, (a, b))], out indices, in indices)."""
+        """Terms (coefficient, factors [(expr, indices)], out groups, in indices)."""
         if isinstance(node, _Var):
             a, b = inn
-            return [(sp.S.One, [], (b, a) if node.t else (a, b), inn)]
+            return [(sp.S.One, [], ((b,), (a,)) if node.t else ((a,), (b,)), inn)]
         if isinstance(node, _Mul):
             out: list[_RawTerm] = []
             for c, factors, (u, v), ins in self.terms(node.inner, inn):
                 fs = list(factors)
                 i, l_ = u, v
                 if node.L is not None:
-                    i = self.new(node.L.rows)
-                    fs.append((node.L, (i, u)))
+                    i = (self.new(node.L.rows),)
+                    fs.append((self.split(node.L, i, u), i + u))
                 if node.R is not None:
-                    l_ = self.new(node.R.cols)
-                    fs.append((node.R, (v, l_)))
+                    l_ = (self.new(node.R.cols),)
+                    fs.append((self.split(node.R, v, l_), v + l_))
                 out.append((c, fs, (i, l_), ins))
             return out
         if isinstance(node, _Had):
-            return [
-                (c, [*fs, (node.M, o)], o, ins) for c, fs, o, ins in self.terms(node.inner, inn)
-            ]
+            out = []
+            for c, fs, o, ins in self.terms(node.inner, inn):
+                out.append((c, [*fs, (self.split(node.M, *o), o[0] + o[1])], o, ins))
+            return out
         if isinstance(node, _Scale):
             return [(node.c * c, fs, o, ins) for c, fs, o, ins in self.terms(node.inner, inn)]
         if isinstance(node, _Tr):
             out = []
             for c, fs, (u, v), ins in self.terms(node.inner, inn):
-                ren = {v: u}
+                if [self.dims[x] for x in u] != [self.dims[x] for x in v]:
+                    # a row and a column split differently (a Kronecker product of
+                    # non-square factors): the trace pairs them through the identity
+                    size = sp.Mul(*(self.dims[x] for x in u))
+                    delta = self.split(sp.Identity(size), u, v)
+                    out.append((c, [*fs, (delta, u + v)], (), ins))
+                    continue
+                ren = dict(zip(v, u, strict=True))
                 fs2 = [(e, tuple(ren.get(x, x) for x in idx)) for e, idx in fs]
                 out.append((c, fs2, (), tuple(ren.get(x, x) for x in ins)))
             return out
@@ -106,7 +122,19 @@ class _Index:
             out = []
             for c, fs, _, ins in self.terms(node.inner, inn):
                 i, l_ = self.new(node.M.rows), self.new(node.M.cols)
-                out.append((c, [*fs, (node.M, (i, l_))], (i, l_), ins))
+                out.append((c, [*fs, (node.M, (i, l_))], ((i,), (l_,)), ins))
+            return out
+        if isinstance(node, _Kron):
+            out = []
+            for c, fs, (u, v), ins in self.terms(node.inner, inn):
+                fs = list(fs)
+                for M, before in ((node.L, True), (node.R, False)):
+                    if M is None:
+                        continue
+                    a, b = self.new(M.rows), self.new(M.cols)
+                    fs.append((M, (a, b)))
+                    u, v = ((a, *u), (b, *v)) if before else ((*u, a), (*v, b))
+                out.append((c, fs, (u, v), ins))
             return out
         if isinstance(node, _Sum):
             return [t for term in node.terms for t in self.terms(term, inn)]
@@ -123,7 +151,7 @@ def _index_form(node: Any, X: Any, out_ndim: int, name: str, printer: _Printer) 
     lhs = rf"\frac{{\partial {lhs_out}}}{{\partial {wrt}_{{jk}}}}"
     terms: list[IndexTerm] = []
     for c, factors, out, ins in raw:
-        full = list(out) + list(ins)
+        full = [x for group in out for x in group] + list(ins)
         fs = list(factors)
         seen: set[int] = set()
         for pos, idx in enumerate(full):
@@ -136,22 +164,26 @@ def _index_form(node: Any, X: Any, out_ndim: int, name: str, printer: _Printer) 
         for idx in full:
             if idx not in in_factors:
                 raise RuntimeError(f"internal error: index {idx} in no factor of {factors}")
-        letters: dict[int, str] = dict(zip(full, out_letters + "jk", strict=True))
         spare = iter(c for c in string.ascii_lowercase if c not in "ijkl")
+        letters: dict[int, str] = {full[-2]: "j", full[-1]: "k"}
+        groups = []  # a row or column of a Kronecker product: its letters, named
+        for group, letter in zip(out, out_letters, strict=False):
+            if len(group) == 1:
+                letters[group[0]] = letter
+            else:
+                letters.update((x, next(spare)) for x in group)
+                groups.append(f"{letter} = ({' '.join(letters[x] for x in group)})")
         for _, idx in fs:
             for x in idx:
                 if x not in letters:
                     letters[x] = next(spare)
-        parts, names = [], []
+        parts, names, operands = [], [], []
         for e, idx in fs:
-            if isinstance(e, sp.Transpose) and isinstance(e.arg, sp.MatrixSymbol):
+            if isinstance(e, sp.Transpose) and isinstance(e.arg, (sp.MatrixSymbol, UnitVector)):
                 e, idx = e.arg, idx[::-1]  # (A^T)_{ij} is A_{ji}
             parts.append("".join(letters[x] for x in idx))
-            names.append("I" if isinstance(e, sp.Identity) else _factor(printer, e))
-        operands = []
-        for e, _ in fs:
-            if isinstance(e, sp.Transpose) and isinstance(e.arg, sp.MatrixSymbol):
-                e = e.arg
+            shown = e.arg if isinstance(e, Split) else e
+            names.append("I" if isinstance(shown, sp.Identity) else _factor(printer, shown))
             operands.append(e)
         spec = ",".join(parts) + "->" + "".join(letters[x] for x in full)
         body = index_product(spec, names)
@@ -162,6 +194,9 @@ def _index_form(node: Any, X: Any, out_ndim: int, name: str, printer: _Printer) 
         else:
             coef = printer._print(c)
             text = f"{_factor(printer, c) if isinstance(c, sp.Add) else coef} {body}"
+        if groups:
+            joined = r",\ ".join(groups)
+            text += rf" \quad \text{{with }} {joined}"
         terms.append(IndexTerm(c, spec, tuple(operands), text))
     if not terms:
         rhs = "0"

@@ -86,6 +86,14 @@ class _Printer(LatexPrinter):  # type: ignore[misc]
     def _print_OneMatrix(self, expr: Any) -> str:
         return r"\mathbf{1}"
 
+    def _print_Entry(self, expr: Any) -> str:
+        # the only entry of a 1 x 1 matrix is the matrix, read as a scalar
+        parent = expr.parent
+        if parent.rows == 1 and parent.cols == 1:
+            text = str(self._print(parent))
+            return rf"\left({text}\right)" if isinstance(parent, sp.MatAdd) else text
+        return str(super()._print_MatrixElement(expr))
+
     def _print_Trace(self, expr: Any) -> str:
         return rf"\operatorname{{tr}}\left({self._print(expr.arg)}\right)"
 

@@ -1,5 +1,5 @@
 """The linear maps in dX that the rules build (``L K R``, ``M ⊙ K``, ``c K``, ``tr K``,
-``k M``, sums), their simplifying constructors and the walks over their trees."""
+``k M``, ``P ⊗ K ⊗ Q``, sums), their simplifying constructors and the walks over their trees."""
 
 from __future__ import annotations
 
@@ -53,9 +53,10 @@ class _Scale:
 
 @dataclass(frozen=True)
 class _Tr:
-    """``tr(inner)``."""
+    """``tr(inner)``; shown as the entry ``inner[0, 0]`` when ``entry`` (inner is 1 x 1)."""
 
     inner: Any
+    entry: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,15 @@ class _Outer:
 
     inner: Any
     M: Any
+
+
+@dataclass(frozen=True)
+class _Kron:
+    """``L ⊗ inner ⊗ R``; L or R is None when absent."""
+
+    L: Any
+    inner: Any
+    R: Any
 
 
 @dataclass(frozen=True)
@@ -177,6 +187,12 @@ def _node_shape(node: Any) -> tuple[Any, ...]:
         return ()
     if isinstance(node, _Outer):
         return tuple(node.M.shape)
+    if isinstance(node, _Kron):
+        rows, cols = _node_shape(node.inner)
+        for M in (node.L, node.R):
+            if M is not None:
+                rows, cols = rows * M.rows, cols * M.cols
+        return (rows, cols)
     raise TypeError(f"not a linear map: {node!r}")
 
 
@@ -200,6 +216,10 @@ def _transposed(node: Any) -> Any:
         return node
     if isinstance(node, _Outer):
         return _Outer(node.inner, node.M.T)
+    if isinstance(node, _Kron):  # (L ⊗ K ⊗ R)^T = L^T ⊗ K^T ⊗ R^T
+        L = None if node.L is None else node.L.T
+        R = None if node.R is None else node.R.T
+        return _Kron(L, _transposed(node.inner), R)
     if isinstance(node, _Sum):
         return _Sum(tuple(_transposed(t) for t in node.terms), node.shape[::-1])
     raise TypeError(f"not a linear map: {node!r}")
@@ -209,7 +229,7 @@ def _pending(node: Any) -> Iterator[Any]:
     """The pending leaves of a tree, in reading order."""
     if isinstance(node, _Pending):
         yield node
-    elif isinstance(node, (_Mul, _Had, _Scale, _Tr, _Outer)):
+    elif isinstance(node, (_Mul, _Had, _Scale, _Tr, _Outer, _Kron)):
         yield from _pending(node.inner)
     elif isinstance(node, _Sum):
         for t in node.terms:
@@ -230,10 +250,12 @@ def _replace(node: Any, leaf: _Pending, new: Any) -> Any:
         return _scale(node.c, _replace(node.inner, leaf, new))
     if isinstance(node, _Tr):
         inner = _replace(node.inner, leaf, new)
-        return _zero(()) if _is_zero(inner) else _Tr(inner)
+        return _zero(()) if _is_zero(inner) else _Tr(inner, node.entry)
     if isinstance(node, _Outer):
         inner = _replace(node.inner, leaf, new)
         return _zero(tuple(node.M.shape)) if _is_zero(inner) else _Outer(inner, node.M)
+    if isinstance(node, _Kron):
+        return _kron(node.L, _replace(node.inner, leaf, new), node.R)
     if isinstance(node, _Sum):
         return _add([_replace(t, leaf, new) for t in node.terms], node.shape)
     return node
@@ -241,3 +263,16 @@ def _replace(node: Any, leaf: _Pending, new: Any) -> Any:
 
 def _outer(inner: Any, M: Any) -> Any:
     return _zero(tuple(M.shape)) if _is_zero(inner) else _Outer(inner, M)
+
+
+def _kron(L: Any, inner: Any, R: Any) -> Any:
+    """``L ⊗ inner ⊗ R`` (L or R None when absent), zero when inner is."""
+    if _is_zero(inner):
+        rows, cols = inner.shape
+        for M in (L, R):
+            if M is not None:
+                rows, cols = rows * M.rows, cols * M.cols
+        return _zero((rows, cols))
+    if isinstance(inner, _Scale):  # L ⊗ (c K) ⊗ R = c (L ⊗ K ⊗ R)
+        return _scale(inner.c, _kron(L, inner.inner, R))
+    return _Kron(L, inner, R)

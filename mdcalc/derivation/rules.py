@@ -11,11 +11,13 @@ import sympy as sp  # type: ignore[import-untyped]
 from sympy.matrices.expressions.applyfunc import (  # type: ignore[import-untyped]
     ElementwiseApplyFunction,
 )
+from sympy.matrices.expressions.matexpr import MatrixElement  # type: ignore[import-untyped]
 
 from mdcalc.derivation.maps import (
     _add,
     _Had,
     _is_zero,
+    _kron,
     _mm,
     _mul,
     _outer,
@@ -27,6 +29,7 @@ from mdcalc.derivation.maps import (
     _Var,
     _zero,
 )
+from mdcalc.derivation.nodes import UnitVector, _keep_entries, _kinks_guarded
 
 
 # derive expands X^n into |n| terms of up to |n| factors each (the product rule), and a
@@ -47,7 +50,7 @@ class _Context:
             return _Var(tuple(self.X.shape))
         if not _depends(expr, self.X):
             return _zero(_shape_of(expr))
-        return _Pending(expr)
+        return _Pending(_keep_entries(expr))
 
 
 def _depends(expr: Any, X: Any) -> bool:
@@ -59,8 +62,9 @@ def _rule(expr: Any, ctx: _Context) -> tuple[str, Any]:
     raise ValueError(
         f"derive does not support {type(expr).__name__} (the part {expr} of the "
         "expression); supported: sums, scalar multiples, matrix products, powers, "
-        "transposes, inverses, traces, determinants, log, Hadamard products and powers, "
-        "elementwise functions (applyfunc), constants"
+        "transposes, inverses, traces, determinants, log, abs, Hadamard and Kronecker "
+        "products, Hadamard powers, entries (M[i, j]), elementwise functions (applyfunc), "
+        "scalar functions, constants"
     )
 
 
@@ -126,7 +130,12 @@ def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
 
 @_rule.register(sp.Trace)
 def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
-    inner = ctx.d(expr.arg)
+    arg = expr.arg
+    if isinstance(arg, sp.KroneckerProduct) and all(_square(a) for a in arg.args):
+        # tr(A ⊗ B) = tr(A) tr(B) for square A and B: a product of scalars
+        product = sp.Mul(*(sp.Trace(a) for a in arg.args))
+        return "trace of a Kronecker product", ctx.d(product)
+    inner = ctx.d(arg)
     return "trace", _zero(()) if _is_zero(inner) else _Tr(inner)
 
 
@@ -162,9 +171,9 @@ def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
 
 @_rule.register(ElementwiseApplyFunction)
 def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
-    t = sp.Dummy("t")
-    derivative = sp.diff(expr.function(t), t)
-    if derivative.has(sp.Derivative):
+    t = sp.Dummy("t", real=True)
+    derivative = _scalar_derivative(expr.function(t), t)
+    if derivative is None:
         raise ValueError(f"derive cannot differentiate the elementwise function in {expr}")
     inner = ctx.d(expr.expr)
     if not derivative.has(t):
@@ -198,12 +207,90 @@ def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
     if len(expr.args) != 1 or getattr(expr.args[0], "is_Matrix", False):
         return _rule.dispatch(object)(expr, ctx)  # type: ignore[no-any-return]
     (arg,) = expr.args
-    t = sp.Dummy("t")
-    derivative = sp.diff(type(expr)(t), t)
-    if derivative.has(sp.Derivative):
+    if isinstance(expr, sp.log) and isinstance(arg, sp.Abs):
+        # d log|u| = du / u for either sign of u (log|u| has no value at u = 0)
+        u = arg.args[0]
+        return "logarithm of an absolute value", _scale(1 / u, ctx.d(u))
+    t = sp.Dummy("t", real=True)
+    derivative = _scalar_derivative(type(expr)(t), t)
+    if derivative is None:
         return _rule.dispatch(object)(expr, ctx)  # type: ignore[no-any-return]
-    name = "logarithm" if isinstance(expr, sp.log) else "chain rule"
+    if isinstance(expr, sp.log):
+        name = "logarithm"
+    elif isinstance(expr, sp.Abs):
+        name = "absolute value (no derivative where its argument is 0)"
+    else:
+        name = "chain rule"
     return name, _scale(derivative.subs(t, arg), ctx.d(arg))
+
+
+def _scalar_derivative(body: Any, t: Any) -> Any:
+    """The derivative of a function of the real variable t, with its kinks guarded
+    (``sign``, ``Heaviside``: see nodes.Sgn), or None when sympy cannot give one."""
+    derivative = sp.diff(body, t)
+    if derivative.has(sp.Derivative, sp.DiracDelta, sp.Subs):
+        return None
+    return _kinks_guarded(derivative)
+
+
+@_rule.register(sp.KroneckerProduct)
+def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
+    args = list(expr.args)
+    terms = []
+    for i, a in enumerate(args):
+        left, right = args[:i], args[i + 1 :]
+        L = None if not left else (left[0] if len(left) == 1 else sp.KroneckerProduct(*left))
+        R = None if not right else (right[0] if len(right) == 1 else sp.KroneckerProduct(*right))
+        terms.append(_kron(L, ctx.d(a), R))
+    return "Kronecker product rule", _add(terms, tuple(expr.shape))
+
+
+@_rule.register(MatrixElement)
+def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
+    M, i, j = expr.parent, expr.i, expr.j
+    inner = ctx.d(M)
+    if _is_zero(inner):
+        return "entry", _zero(())
+    if M.rows == 1 and M.cols == 1:  # the only entry of a 1 x 1 matrix is its trace
+        return "entry of a 1 x 1 matrix", _Tr(inner, entry=True)
+    e_i, e_j = UnitVector(M.rows, i), UnitVector(M.cols, j)
+    return "entry (M[i, j] = e_i^T M e_j)", _Tr(_mul(e_i.T, inner, e_j))
+
+
+@_rule.register(sp.Sum)
+def _(expr: Any, ctx: _Context) -> tuple[str, Any]:
+    # sympy writes an entry of a product with symbolic sizes, such as (x.T*A*x)[0, 0],
+    # as a sum over indices: back to the matrix expression it came from
+    from sympy.tensor.array.expressions import (  # type: ignore[import-untyped]
+        convert_array_to_matrix,
+        convert_indexed_to_array,
+    )
+
+    try:
+        matrix = convert_array_to_matrix(convert_indexed_to_array(expr))
+    except Exception as exc:  # sympy raises many kinds here: name the part instead
+        raise ValueError(
+            f"derive supports a sum over indices only where it is a matrix expression, "
+            f"got {expr} ({type(exc).__name__}: {exc})"
+        ) from exc
+    if matrix.has(sp.Sum) or not _is_matrix_scalar(matrix):
+        raise ValueError(f"derive cannot write the sum {expr} as a matrix expression")
+    return "sum over indices (as a matrix expression)", ctx.d(matrix)
+
+
+def _is_matrix_scalar(expr: Any) -> bool:
+    """A scalar built from matrices (an entry, a trace...) without array expressions."""
+    from sympy.tensor.array.expressions.array_expressions import (  # type: ignore[import-untyped]
+        _ArrayExpr,
+    )
+
+    return not getattr(expr, "is_Matrix", False) and not any(
+        isinstance(n, _ArrayExpr) for n in sp.preorder_traversal(expr)
+    )
+
+
+def _square(M: Any) -> bool:
+    return _same(M.rows, M.cols)
 
 
 # --------------------------------------------------------------------------------------
