@@ -158,7 +158,7 @@ def notebook(outcomes: dict[str, Any], bench: dict[str, Any], url: str) -> dict[
               "11-02", ["hide-cell"]),  # the imports folded, as in every chapter
         _cell("code", "# every entry derived and checked, its verdict computed\n"
               "outcomes = cookbook.check_all()\ncounts = cookbook.counts(outcomes)\n"
-              "print(counts)", "11-03"),
+              "for name, n in counts.items():\n    print(f\"{name}: {n}\")", "11-03"),
         _cell("code", 'glue_markdown("ch11-counts", cookbook.summary(counts))', "11-04",
               ["hide-input"]),
         _cell("markdown", COUNTS, "11-05"),
