@@ -36,7 +36,9 @@ def test_symmetric_normalisation_is_symmetric_and_matches_the_formula() -> None:
     assert np.allclose(S, S.T)
 
 
-def test_row_normalisation_symmetric_exactly_for_regular_graphs() -> None:
+def test_row_normalisation_of_a_regular_graph_is_symmetric_and_rows_sum_to_one() -> None:
+    # symmetric on a regular graph; the exact condition (every edge joins equal degrees) is
+    # test_universal.py::test_the_row_normalisation_is_symmetric_iff_every_edge_joins_equal_degrees
     P_regular = normalised_adjacency(cycle(7), kind="row").toarray()
     assert np.allclose(P_regular, P_regular.T)  # all degrees 2
     assert np.allclose(P_regular, (cycle(7) + np.eye(7)) / 3)
