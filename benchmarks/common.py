@@ -258,6 +258,17 @@ def machine() -> dict[str, str]:
     return info
 
 
+def sympy_machine(sympy_version: str) -> dict[str, str]:
+    """:func:`machine` with sympy's version and the load average at the start, printed as the
+    header of the derive benchmarks (derive_bench.py, cookbook_bench.py)."""
+    info = machine()
+    info["sympy"] = sympy_version
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    info["load_before"] = f"{load:.1f}"
+    print(header(info) + f", sympy {sympy_version}; load average {load:.1f} at the start")
+    return info
+
+
 def header(info: dict[str, str]) -> str:
     """One line describing the run, printed above the tables."""
     return (

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import sympy as sp  # type: ignore[import-untyped]
-from common import header, machine, markdown_table, save, time_interleaved
+from common import markdown_table, save, sympy_machine, time_interleaved
 from sympy.core.cache import clear_cache  # type: ignore[import-untyped]
 
 import mdcalc
@@ -82,11 +82,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed calls after the warm-up")
     parser.add_argument("--save", action="store_true", help="write results/cookbook_bench.json")
     args = parser.parse_args()
-    info = machine()
-    info["sympy"] = sp.__version__
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    info["load_before"] = f"{load:.1f}"
-    print(header(info) + f", sympy {sp.__version__}; load average {load:.1f} at the start")
+    info = sympy_machine(sp.__version__)
     tg = tensorgrad_status()
 
     rows, records = [], []

@@ -28,15 +28,20 @@ def _size(ev: Callable[[Any], Any], n: Any) -> int:
     return int(np.real(ev(n)))
 
 
-class Vec(sp.MatrixExpr):  # type: ignore[misc]
-    """``vec(M)``: the columns of M stacked into one column (column-major)."""
+class OneMatrixNode(sp.MatrixExpr):  # type: ignore[misc]
+    """A node of one matrix argument, ``.arg`` (the shared part of Vec, DiagVec and
+    structured.DiagonalPart)."""
 
-    def __new__(cls, arg: Any) -> Vec:
+    def __new__(cls, arg: Any) -> Any:
         return sp.Basic.__new__(cls, sp.sympify(arg))
 
     @property
     def arg(self) -> Any:
         return self.args[0]
+
+
+class Vec(OneMatrixNode):
+    """``vec(M)``: the columns of M stacked into one column (column-major)."""
 
     @property
     def shape(self) -> tuple[Any, Any]:
@@ -49,15 +54,8 @@ class Vec(sp.MatrixExpr):  # type: ignore[misc]
         return np.reshape(ev(self.arg), (-1, 1), order="F")
 
 
-class DiagVec(sp.MatrixExpr):  # type: ignore[misc]
+class DiagVec(OneMatrixNode):
     """``diag(vec M)``: the diagonal matrix of M's entries, column-major order."""
-
-    def __new__(cls, arg: Any) -> DiagVec:
-        return sp.Basic.__new__(cls, sp.sympify(arg))
-
-    @property
-    def arg(self) -> Any:
-        return self.args[0]
 
     @property
     def shape(self) -> tuple[Any, Any]:

@@ -17,7 +17,7 @@ import sympy as sp  # type: ignore[import-untyped]
 from sympy.core.symbol import Str  # type: ignore[import-untyped]
 
 from mdcalc.derivation.maps import _mm
-from mdcalc.derivation.nodes import _factor, _size
+from mdcalc.derivation.nodes import OneMatrixNode, _factor, _size
 from mdcalc.structure import Subspace
 
 # How each basis matrix prints: vec X = S_n x, x the free entries (vec order).
@@ -99,16 +99,9 @@ class TrianglePart(sp.MatrixExpr):  # type: ignore[misc]
         return np.tril(value) if self.side == "lower" else np.triu(value)
 
 
-class DiagonalPart(sp.MatrixExpr):  # type: ignore[misc]
+class DiagonalPart(OneMatrixNode):
     """``M ⊙ I``: the diagonal of a square M, as a diagonal matrix (the Matrix Cookbook's
     ``M ∘ I``)."""
-
-    def __new__(cls, arg: Any) -> DiagonalPart:
-        return sp.Basic.__new__(cls, sp.sympify(arg))
-
-    @property
-    def arg(self) -> Any:
-        return self.args[0]
 
     @property
     def shape(self) -> tuple[Any, Any]:
